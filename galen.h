@@ -1,0 +1,12 @@
+// The umbrella header: #include <galen/galen.h>.
+#pragma once
+
+#include "galen/core/autograd.h"
+#include "galen/core/device.h"
+#include "galen/core/dtype.h"
+#include "galen/core/error.h"
+#include "galen/core/gradcheck.h"
+#include "galen/core/ops.h"
+#include "galen/core/random.h"
+#include "galen/core/serialize.h"
+#include "galen/core/tensor.h"

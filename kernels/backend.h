@@ -1,0 +1,180 @@
+// The kernel boundary. A Backend is the table of raw-pointer kernels one device
+// type provides; core/ ops check their arguments, allocate outputs and call
+// exactly one Backend method per primitive. Kernels never see a Tensor or
+// autograd: they get pointers, a DType and Layouts (sizes + element strides).
+//
+// Conventions for every method:
+//  - `out` buffers are freshly allocated and contiguous (row-major) unless a
+//    Layout for them is passed explicitly.
+//  - Input Layouts carry element strides; a stride of 0 is a broadcast dim.
+//  - All Layouts of one call have the same ndim (core/ pads with size-1 dims).
+//  - An unsupported (op, dtype) throws galen::Error naming both and the device.
+//
+// Variants: a backend may offer several implementations of a primitive
+// ("gemm": "openblas" / "ref" on CPU, "cublas" / "tiled" on CUDA). They stay
+// compiled and are selectable by name at run time through set_variant().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "galen/core/device.h"
+#include "galen/core/dtype.h"
+
+namespace galen::kernels {
+
+inline constexpr int kMaxDims = 10;
+
+struct Layout {
+  int ndim = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t strides[kMaxDims] = {};  // in elements
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; ++i) n *= sizes[i];
+    return n;
+  }
+  bool is_contiguous() const {
+    int64_t expect = 1;
+    for (int i = ndim - 1; i >= 0; --i) {
+      if (sizes[i] != 1 && strides[i] != expect) return false;
+      expect *= sizes[i];
+    }
+    return true;
+  }
+  static Layout contiguous(const std::vector<int64_t>& sizes);
+  static Layout strided(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides);
+};
+
+enum class UnaryOp {
+  Neg, Abs, Exp, Log, Sqrt, Rsqrt, Sigmoid, Tanh, Relu, Gelu,  // gelu: exact (erf) form
+  PowScalar,   // x ^ scalar
+  Sign,        // -1, 0, 1
+  Square,      // x * x
+  Reciprocal,  // 1 / x
+  GeluGrad,    // d gelu(x) / dx
+  Step,        // x > 0 ? 1 : 0  (relu's derivative)
+};
+const char* unary_name(UnaryOp op);
+
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+  Eq, Ne, Lt, Le, Gt, Ge,  // comparisons write DType::boolean
+};
+const char* binary_name(BinaryOp op);
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+
+enum class ReduceOp { Sum, Prod, Max, Min, ArgMax, ArgMin };
+const char* reduce_name(ReduceOp op);
+
+enum class RandomDist { Uniform, Normal, RandInt };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual DeviceType type() const = 0;
+  virtual const char* name() const = 0;
+
+  // ---- memory -------------------------------------------------------------
+  virtual void* allocate(size_t nbytes, int device) = 0;
+  virtual void deallocate(void* p, size_t nbytes, int device) = 0;
+  // Byte copies between this device and host / within this device.
+  virtual void copy_from_host(void* dst, const void* src, size_t nbytes, int device) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t nbytes, int device) = 0;
+  virtual void copy_device(void* dst, const void* src, size_t nbytes, int device) = 0;
+  virtual void synchronize(int device) = 0;
+
+  // ---- elementwise ----------------------------------------------------------
+  // dst[dl] = cast<dst_dtype>(src[sl]); both strided, same sizes. Covers
+  // contiguous(), to(dtype), cat/stack slices and copy_ into views.
+  virtual void copy(DType src_dtype, const void* src, const Layout& sl, DType dst_dtype, void* dst,
+                    const Layout& dl) = 0;
+  // dst (contiguous, n elements) = value.
+  virtual void fill(DType dtype, void* dst, int64_t n, double value) = 0;
+  // out (contiguous, shape xl.sizes) = op(x). `scalar` is PowScalar's exponent.
+  virtual void unary(UnaryOp op, DType dtype, const void* x, const Layout& xl, void* out,
+                     double scalar) = 0;
+  // out (contiguous, shape al.sizes == bl.sizes after broadcasting) = a op b.
+  // a and b have the same dtype; comparisons write bool.
+  virtual void binary(BinaryOp op, DType dtype, const void* a, const Layout& al, const void* b,
+                      const Layout& bl, void* out) = 0;
+  // out = cond ? a : b; cond is bool; all three broadcast to the out shape.
+  virtual void where(DType dtype, const void* cond, const Layout& cl, const void* a,
+                     const Layout& al, const void* b, const Layout& bl, void* out) = 0;
+  // out = min(max(x, lo), hi) for contiguous x of n elements (NaN-propagating).
+  virtual void clamp(DType dtype, const void* x, int64_t n, double lo, double hi, void* out) = 0;
+
+  // ---- reductions (contiguous rows) ----------------------------------------
+  // x is (outer, len, inner) contiguous; reduces the middle dim.
+  // Sum/Prod/Max/Min write `out` (outer*inner values, dtype of x);
+  // Max/Min also write `indices` (i64) when non-null; ArgMax/ArgMin write only
+  // `indices`. NaN wins max/min (as in PyTorch); the first extreme index wins.
+  virtual void reduce(ReduceOp op, DType dtype, const void* x, int64_t outer, int64_t len,
+                      int64_t inner, void* out, int64_t* indices) = 0;
+  // Numerically stable (log_)softmax over the last dim of a (rows, cols) matrix.
+  virtual void softmax(DType dtype, const void* x, int64_t rows, int64_t cols, void* out,
+                       bool log) = 0;
+  // gx = y * (gy - sum(gy * y))          (softmax),
+  // gx = gy - exp(y) * sum(gy)           (log_softmax; y is the log-probabilities).
+  virtual void softmax_backward(DType dtype, const void* y, const void* gy, int64_t rows,
+                                int64_t cols, void* gx, bool log) = 0;
+
+  // ---- linear algebra -------------------------------------------------------
+  // Row-major C (M,N) = alpha * op(A) op(B) + beta * C for `batch` matrices at
+  // element strides sa/sb/sc (0 = the same matrix for every batch entry).
+  // op(A) is (M,K): A is (M,K) with leading dim lda, or (K,M) if trans_a.
+  virtual void gemm(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                    double alpha, const void* A, int64_t lda, int64_t sa, const void* B,
+                    int64_t ldb, int64_t sb, double beta, void* C, int64_t ldc, int64_t sc,
+                    int64_t batch) = 0;
+
+  // ---- indexing (contiguous operands; indices are i64, already range-checked)
+  // x viewed as (outer, dim, inner): out (outer, n, inner)[o,j,i] = x[o, idx[j], i].
+  virtual void index_select(DType dtype, const void* x, int64_t outer, int64_t dim, int64_t inner,
+                            const int64_t* idx, int64_t n, void* out) = 0;
+  // dst (outer, dim, inner)[o, idx[j], i] += src (outer, n, inner)[o, j, i].
+  virtual void index_add(DType dtype, void* dst, int64_t outer, int64_t dim, int64_t inner,
+                         const int64_t* idx, int64_t n, const void* src) = 0;
+  // torch.gather: for every position p of `index` (Layout il; out has il.sizes,
+  // contiguous): out[p] = x[p with coordinate `axis` replaced by index[p]].
+  virtual void gather(DType dtype, const void* x, const Layout& xl, int axis, const int64_t* index,
+                      const Layout& il, void* out) = 0;
+  // torch.scatter_add_: dst[p with coordinate `axis` replaced by index[p]] += src[p]
+  // for every position p of `index` (src read through sl, same sizes as il).
+  virtual void scatter_add(DType dtype, void* dst, const Layout& dl, int axis,
+                           const int64_t* index, const Layout& il, const void* src,
+                           const Layout& sl) = 0;
+  // min and max of n i64 values (for index range checks). n > 0.
+  virtual void minmax_i64(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) = 0;
+
+  // ---- random (counter-based Philox4x32-10; identical on every backend) -----
+  // Element i of the call uses the Philox block at counter (offset + i, 0) with
+  // key (seed lo, seed hi). Uniform: [a, b); Normal: mean a, std b (Box-Muller on
+  // lanes 0,1); RandInt: integers in [a, b). dtype f32/f64 (RandInt: any).
+  virtual void random(RandomDist dist, DType dtype, void* out, int64_t n, uint64_t seed,
+                      uint64_t offset, double a, double b) = 0;
+
+  // ---- variants -------------------------------------------------------------
+  virtual std::vector<std::string> variants(const std::string& primitive) const { return {}; }
+  virtual void set_variant(const std::string& primitive, const std::string& variant);
+  virtual std::string variant(const std::string& primitive) const { return ""; }
+};
+
+// The backend for a device type: the CPU one always exists; CUDA only when the
+// CUDA backend was compiled in (otherwise a galen::Error saying so).
+Backend& backend(DeviceType t);
+bool has_backend(DeviceType t);
+// Called once at static-init time by each backend's translation unit.
+void register_backend(Backend* b);
+
+// The naive reference backend (kernels/ref/): the specification every other
+// backend is tested against. Host memory, single-threaded, obviously correct.
+Backend& ref_backend();
+
+// Throws the standard "no kernel" error: "<prim>: no <device> kernel for dtype <dt>".
+[[noreturn]] void no_kernel(const char* primitive, DeviceType dev, DType dt);
+
+}  // namespace galen::kernels
