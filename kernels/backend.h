@@ -77,6 +77,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual DeviceType type() const = 0;
   virtual const char* name() const = 0;
+  // Number of devices of this type that can be used now (CPU: 1; CUDA: GPUs
+  // visible to the runtime, 0 when none or when the driver is missing).
+  virtual int device_count() const { return 1; }
 
   // ---- memory -------------------------------------------------------------
   virtual void* allocate(size_t nbytes, int device) = 0;
