@@ -33,6 +33,10 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<Edge> next;
   // Tensor hooks of the output this node produced, run on its gradient before apply.
   std::map<int, std::function<Tensor(const Tensor&)>> pre_hooks;
+  // Shape/dtype of each input (one per edge): the engine sums broadcast
+  // gradients back to in_sizes[i] and casts them to in_dtypes[i].
+  std::vector<Shape> in_sizes;
+  std::vector<DType> in_dtypes;
   // Shape/dtype/device of the output, used to check and create gradients.
   Shape out_sizes;
   DType out_dtype = DType::f32;
@@ -48,9 +52,9 @@ struct AutogradMeta {
   bool requires_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;                // non-leaf: the node that made it
-  std::shared_ptr<Node> accumulator;            // leaf: its AccumulateGrad node (lazy)
+  std::shared_ptr<Node> accumulator;            // leaf: its AccumulateGrad node (lazy);
+                                                // a leaf's hooks live in its pre_hooks
   bool retains_grad = false;
-  std::map<int, std::function<Tensor(const Tensor&)>> leaf_hooks;
 };
 
 // Grad mode (thread-local). NoGradGuard turns recording off in its scope.

@@ -4,12 +4,25 @@
 #include <array>
 
 #include "galen/core/error.h"
+#ifdef GALEN_WITH_CUDA
+#include "galen/kernels/cuda/cuda_backend.h"
+#endif
 
 namespace galen::kernels {
 
 namespace {
 std::array<Backend*, 2>& registry() {
   static std::array<Backend*, 2> r{nullptr, nullptr};
+  // Referencing the backends here keeps their object files in a static link
+  // (self-registration alone would let the linker drop them).
+  static const bool once = [] {
+    r[static_cast<int>(DeviceType::CPU)] = &cpu_backend();
+#ifdef GALEN_WITH_CUDA
+    r[static_cast<int>(DeviceType::CUDA)] = &cuda_backend();
+#endif
+    return true;
+  }();
+  (void)once;
   return r;
 }
 const char* device_type_name(DeviceType t) { return t == DeviceType::CPU ? "CPU" : "CUDA"; }

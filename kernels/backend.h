@@ -173,6 +173,11 @@ bool has_backend(DeviceType t);
 // Called once at static-init time by each backend's translation unit.
 void register_backend(Backend* b);
 
+// The CPU backend (kernels/cpu/). core/ calls it once so that its translation
+// unit (and with it the static-init registration) is linked from the static
+// library; backend(DeviceType::CPU) returns the same object.
+Backend& cpu_backend();
+
 // The naive reference backend (kernels/ref/): the specification every other
 // backend is tested against. Host memory, single-threaded, obviously correct.
 Backend& ref_backend();

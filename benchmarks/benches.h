@@ -1,0 +1,15 @@
+// The benchmark table: one factory per bench file, listed in main.cpp.
+#pragma once
+
+#include "harness.h"
+
+namespace galen_bench {
+
+Bench bench_matmul();
+Bench bench_add();
+Bench bench_relu();
+Bench bench_autograd_overhead();
+Bench bench_matmul_cuda();
+Bench bench_add_cuda();
+
+}  // namespace galen_bench

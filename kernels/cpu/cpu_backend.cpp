@@ -1,0 +1,149 @@
+// The CPU backend: 64-byte aligned host memory, the kernels of kernels/cpu/ and
+// the gemm variants ("openblas", default, and "naive" = the reference loops).
+// It registers itself at static-init time; core calls kernels::cpu_backend()
+// so this translation unit is always linked, even from the static library.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "galen/core/error.h"
+#include "galen/kernels/backend.h"
+#include "galen/kernels/cpu/cpu_kernels.h"
+
+namespace galen {
+namespace detail {
+void init_num_threads();  // core/threads.cpp: applies GALEN_NUM_THREADS once
+}  // namespace detail
+
+namespace kernels {
+namespace {
+
+enum class GemmVariant { OpenBLAS, Naive };
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() { detail::init_num_threads(); }
+
+  DeviceType type() const override { return DeviceType::CPU; }
+  const char* name() const override { return "cpu"; }
+
+  void* allocate(size_t nbytes, int) override {
+    // aligned_alloc needs a size that is a multiple of the alignment (and > 0
+    // so that every allocation is a distinct, freeable pointer).
+    const size_t n = nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64;
+    GALEN_CHECK(n >= nbytes, "cpu: allocation of ", nbytes, " bytes is too large");
+    void* p = std::aligned_alloc(64, n);
+    GALEN_CHECK(p != nullptr, "cpu: out of memory allocating ", nbytes, " bytes");
+    return p;
+  }
+  void deallocate(void* p, size_t, int) override { std::free(p); }
+  void copy_from_host(void* dst, const void* src, size_t n, int) override {
+    if (n) std::memcpy(dst, src, n);
+  }
+  void copy_to_host(void* dst, const void* src, size_t n, int) override {
+    if (n) std::memcpy(dst, src, n);
+  }
+  void copy_device(void* dst, const void* src, size_t n, int) override {
+    if (n) std::memcpy(dst, src, n);
+  }
+  void synchronize(int) override {}
+
+  void copy(DType sdt, const void* src, const Layout& sl, DType ddt, void* dst,
+            const Layout& dl) override {
+    cpu::copy(sdt, src, sl, ddt, dst, dl);
+  }
+  void fill(DType dt, void* dst, int64_t n, double value) override { cpu::fill(dt, dst, n, value); }
+  void unary(UnaryOp op, DType dt, const void* x, const Layout& xl, void* out,
+             double scalar) override {
+    cpu::unary(op, dt, x, xl, out, scalar);
+  }
+  void binary(BinaryOp op, DType dt, const void* a, const Layout& al, const void* b,
+              const Layout& bl, void* out) override {
+    cpu::binary(op, dt, a, al, b, bl, out);
+  }
+  void where(DType dt, const void* cond, const Layout& cl, const void* a, const Layout& al,
+             const void* b, const Layout& bl, void* out) override {
+    cpu::where(dt, cond, cl, a, al, b, bl, out);
+  }
+  void clamp(DType dt, const void* x, int64_t n, double lo, double hi, void* out) override {
+    cpu::clamp(dt, x, n, lo, hi, out);
+  }
+  void reduce(ReduceOp op, DType dt, const void* x, int64_t outer, int64_t len, int64_t inner,
+              void* out, int64_t* indices) override {
+    cpu::reduce(op, dt, x, outer, len, inner, out, indices);
+  }
+  void softmax(DType dt, const void* x, int64_t rows, int64_t cols, void* out, bool log) override {
+    cpu::softmax(dt, x, rows, cols, out, log);
+  }
+  void softmax_backward(DType dt, const void* y, const void* gy, int64_t rows, int64_t cols,
+                        void* gx, bool log) override {
+    cpu::softmax_backward(dt, y, gy, rows, cols, gx, log);
+  }
+  void gemm(DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
+            const void* A, int64_t lda, int64_t sa, const void* B, int64_t ldb, int64_t sb,
+            double beta, void* C, int64_t ldc, int64_t sc, int64_t batch) override {
+    if (gemm_ == GemmVariant::Naive) {
+      // The reference loops, but still answering with this backend's name.
+      if (dt != DType::f32 && dt != DType::f64) no_kernel("gemm", DeviceType::CPU, dt);
+      ref_backend().gemm(dt, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc,
+                         batch);
+      return;
+    }
+    cpu::gemm_openblas(dt, ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
+  }
+  void index_select(DType dt, const void* x, int64_t outer, int64_t dim, int64_t inner,
+                    const int64_t* idx, int64_t n, void* out) override {
+    cpu::index_select(dt, x, outer, dim, inner, idx, n, out);
+  }
+  void index_add(DType dt, void* dst, int64_t outer, int64_t dim, int64_t inner,
+                 const int64_t* idx, int64_t n, const void* src) override {
+    cpu::index_add(dt, dst, outer, dim, inner, idx, n, src);
+  }
+  void gather(DType dt, const void* x, const Layout& xl, int axis, const int64_t* index,
+              const Layout& il, void* out) override {
+    cpu::gather(dt, x, xl, axis, index, il, out);
+  }
+  void scatter_add(DType dt, void* dst, const Layout& dl, int axis, const int64_t* index,
+                   const Layout& il, const void* src, const Layout& sl) override {
+    cpu::scatter_add(dt, dst, dl, axis, index, il, src, sl);
+  }
+  void minmax_i64(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) override {
+    cpu::minmax_i64(x, n, mn, mx);
+  }
+  void random(RandomDist dist, DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset,
+              double a, double b) override {
+    cpu::random(dist, dt, out, n, seed, offset, a, b);
+  }
+
+  std::vector<std::string> variants(const std::string& primitive) const override {
+    if (primitive == "gemm") return {"openblas", "naive"};
+    return {};
+  }
+  void set_variant(const std::string& primitive, const std::string& v) override {
+    if (primitive == "gemm" && v == "openblas") gemm_ = GemmVariant::OpenBLAS;
+    else if (primitive == "gemm" && v == "naive") gemm_ = GemmVariant::Naive;
+    else Backend::set_variant(primitive, v);  // throws, naming both
+  }
+  std::string variant(const std::string& primitive) const override {
+    if (primitive == "gemm") return gemm_ == GemmVariant::Naive ? "naive" : "openblas";
+    return "";
+  }
+
+ private:
+  GemmVariant gemm_ = GemmVariant::OpenBLAS;
+};
+
+// Registered before main() runs; cpu_backend() keeps this object file linked.
+struct Registrar {
+  Registrar() { register_backend(&cpu_backend()); }
+} registrar;
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend b;
+  return b;
+}
+
+}  // namespace kernels
+}  // namespace galen

@@ -1,0 +1,97 @@
+// The CudaBackend class, shared by the .cu files that define its methods
+// (memory in cuda_backend.cu, elementwise ops in elementwise.cu, ...). Plain C++.
+//
+// Kernels run on the calling thread's current CUDA device and on the legacy
+// default stream, so every kernel, cuBLAS call and cudaMemcpy is ordered after
+// the ones before it; that ordering is what lets the caching allocator hand a
+// freed block to the next request without a synchronisation.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "galen/kernels/backend.h"
+
+namespace galen::kernels::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  // Declared first and defined in cuda_backend.cu: the key function, so the
+  // vtable (and with it every method's object file) lives with the registration.
+  ~CudaBackend() override;
+
+  DeviceType type() const override { return DeviceType::CUDA; }
+  const char* name() const override { return "cuda"; }
+  int device_count() const override;
+
+  void* allocate(size_t nbytes, int device) override;
+  void deallocate(void* p, size_t nbytes, int device) override;
+  void copy_from_host(void* dst, const void* src, size_t nbytes, int device) override;
+  void copy_to_host(void* dst, const void* src, size_t nbytes, int device) override;
+  void copy_device(void* dst, const void* src, size_t nbytes, int device) override;
+  void synchronize(int device) override;
+
+  void copy(DType src_dtype, const void* src, const Layout& sl, DType dst_dtype, void* dst,
+            const Layout& dl) override;
+  void fill(DType dtype, void* dst, int64_t n, double value) override;
+  void unary(UnaryOp op, DType dtype, const void* x, const Layout& xl, void* out,
+             double scalar) override;
+  void binary(BinaryOp op, DType dtype, const void* a, const Layout& al, const void* b,
+              const Layout& bl, void* out) override;
+  void where(DType dtype, const void* cond, const Layout& cl, const void* a, const Layout& al,
+             const void* b, const Layout& bl, void* out) override;
+  void clamp(DType dtype, const void* x, int64_t n, double lo, double hi, void* out) override;
+
+  void reduce(ReduceOp op, DType dtype, const void* x, int64_t outer, int64_t len, int64_t inner,
+              void* out, int64_t* indices) override;
+  void softmax(DType dtype, const void* x, int64_t rows, int64_t cols, void* out,
+               bool log) override;
+  void softmax_backward(DType dtype, const void* y, const void* gy, int64_t rows, int64_t cols,
+                        void* gx, bool log) override;
+
+  void gemm(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
+            const void* A, int64_t lda, int64_t sa, const void* B, int64_t ldb, int64_t sb,
+            double beta, void* C, int64_t ldc, int64_t sc, int64_t batch) override;
+
+  void index_select(DType dtype, const void* x, int64_t outer, int64_t dim, int64_t inner,
+                    const int64_t* idx, int64_t n, void* out) override;
+  void index_add(DType dtype, void* dst, int64_t outer, int64_t dim, int64_t inner,
+                 const int64_t* idx, int64_t n, const void* src) override;
+  void gather(DType dtype, const void* x, const Layout& xl, int axis, const int64_t* index,
+              const Layout& il, void* out) override;
+  void scatter_add(DType dtype, void* dst, const Layout& dl, int axis, const int64_t* index,
+                   const Layout& il, const void* src, const Layout& sl) override;
+  // mn / mx may point to host or device memory (copied with cudaMemcpyDefault).
+  void minmax_i64(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) override;
+
+  void random(RandomDist dist, DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+              double a, double b) override;
+
+  std::vector<std::string> variants(const std::string& primitive) const override;
+  void set_variant(const std::string& primitive, const std::string& variant) override;
+  std::string variant(const std::string& primitive) const override;
+
+ private:
+  enum GemmVariant : int { kGemmCublas = 0, kGemmTiled = 1 };
+  std::atomic<int> gemm_variant_{kGemmCublas};
+
+  void gemm_cublas(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   double alpha, const void* A, int64_t lda, int64_t sa, const void* B,
+                   int64_t ldb, int64_t sb, double beta, void* C, int64_t ldc, int64_t sc,
+                   int64_t batch);
+  void gemm_tiled(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                  double alpha, const void* A, int64_t lda, int64_t sa, const void* B,
+                  int64_t ldb, int64_t sb, double beta, void* C, int64_t ldc, int64_t sc,
+                  int64_t batch);
+};
+
+// Multiprocessor count of the current device (cached per device); sizes grids.
+int current_sm_count();
+// Device scratch memory from the caching allocator, on the current device.
+void* scratch_alloc(size_t nbytes);
+void scratch_free(void* p);
+
+}  // namespace galen::kernels::cuda
