@@ -10,3 +10,4 @@
 #include "galen/core/random.h"
 #include "galen/core/serialize.h"
 #include "galen/core/tensor.h"
+#include "galen/data/idx.h"

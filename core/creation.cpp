@@ -3,6 +3,7 @@
 // moved; random numbers are generated on the target device by the backend.
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 
 #include "galen/core/internal.h"
 #include "galen/core/random.h"
@@ -120,6 +121,19 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions o) {
   GALEN_CHECK(o.dtype != DType::boolean, "randint: dtype bool is not supported");
   return random_tensor("randint", kernels::RandomDist::RandInt, shape, o, static_cast<double>(low),
                        static_cast<double>(high));
+}
+
+Tensor randperm(int64_t n, TensorOptions o) {
+  GALEN_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
+  Tensor u = random_tensor("randperm", kernels::RandomDist::Uniform, {n}, TensorOptions(DType::f64), 0.0, 1.0);
+  const double* r = static_cast<const double*>(u.data_ptr());
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = std::min<int64_t>(static_cast<int64_t>(r[i] * static_cast<double>(i + 1)), i);
+    std::swap(p[i], p[j]);
+  }
+  return from_vector<int64_t>(p, {n}, o);
 }
 
 template <typename T>

@@ -204,6 +204,8 @@ Tensor rand(const Shape& shape, TensorOptions opts = {});   // U[0,1)
 Tensor randn(const Shape& shape, TensorOptions opts = {});  // N(0,1)
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts = DType::i64);
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opts = {});
+// A random permutation of 0..n-1 (Fisher-Yates on Philox draws; same on every device).
+Tensor randperm(int64_t n, TensorOptions opts = DType::i64);
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts = {});
 
 // From host data (copied). The vector's length must equal the shape's numel.

@@ -51,44 +51,38 @@ struct WhereOp {
   }
 };
 
-// NaN-propagating max/min (NaN in either operand wins; plain comparison otherwise).
-template <typename T>
-__device__ __forceinline__ T nan_max(T a, T b) {
-  if (is_nan(a)) return a;
-  if (is_nan(b)) return b;
-  return a > b ? a : b;
-}
-template <typename T>
-__device__ __forceinline__ T nan_min(T a, T b) {
-  if (is_nan(a)) return a;
-  if (is_nan(b)) return b;
-  return a < b ? a : b;
-}
-
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     clamp_kernel(const T* x, int64_t n, T lo, T hi, T* out) {
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    out[i] = nan_min(nan_max(x[i], lo), hi);
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += step) {
+    // NaN stays NaN; a NaN bound compares false and so bounds nothing.
+    T v = x[i];
+    if (!is_nan(v)) {
+      if (v < lo) v = lo;
+      if (v > hi) v = hi;
+    }
+    out[i] = v;
+  }
 }
 
 // A double bound as T: integers saturate to T's range (so +-inf mean "no
-// bound"), floats convert as usual.
+// bound"), floats convert as usual. Same rule as the reference backend.
 template <typename T>
 T bound_as(double v) {
   if constexpr (std::is_floating_point_v<T>) {
     return static_cast<T>(v);
   } else {
-    if (std::isnan(v)) return T(0);
     const double lo = static_cast<double>(std::numeric_limits<T>::lowest());
     const double hi = static_cast<double>(std::numeric_limits<T>::max());
-    if (v <= lo) return std::numeric_limits<T>::lowest();
-    if (v >= hi) return std::numeric_limits<T>::max();
+    if (!(v > lo)) return std::numeric_limits<T>::lowest();
+    if (!(v < hi)) return std::numeric_limits<T>::max();
     return static_cast<T>(v);
   }
 }
 
+// fill's value as T (integers saturate rather than overflow).
 template <typename T>
 T value_as(double v) {
   if constexpr (std::is_same_v<T, bool>) return v != 0.0;

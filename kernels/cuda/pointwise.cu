@@ -23,8 +23,8 @@ __device__ __forceinline__ float m_rsqrt(float x) { return rsqrtf(x); }
 __device__ __forceinline__ double m_rsqrt(double x) { return rsqrt(x); }
 __device__ __forceinline__ float m_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double m_tanh(double x) { return tanh(x); }
-__device__ __forceinline__ float m_erf(float x) { return erff(x); }
-__device__ __forceinline__ double m_erf(double x) { return erf(x); }
+__device__ __forceinline__ float m_erfc(float x) { return erfcf(x); }
+__device__ __forceinline__ double m_erfc(double x) { return erfc(x); }
 __device__ __forceinline__ float m_pow(float x, float y) { return powf(x, y); }
 __device__ __forceinline__ double m_pow(double x, double y) { return pow(x, y); }
 __device__ __forceinline__ float m_abs(float x) { return fabsf(x); }
@@ -74,14 +74,16 @@ struct UTanh {
 struct URelu {  // NaN propagates (as in PyTorch)
   template <typename T> __device__ T operator()(T x) const { return x < T(0) ? T(0) : x; }
 };
+// Phi(x) = 0.5 * (1 + erf(x / sqrt2)) is computed as 0.5 * erfc(-x / sqrt2), which
+// keeps its precision for large negative x (as the reference does).
 struct UGelu {  // x * Phi(x), exact erf form
   template <typename T> __device__ T operator()(T x) const {
-    return T(0.5) * x * (T(1) + m_erf(x * T(kSqrtHalf)));
+    return T(0.5) * x * m_erfc(-x * T(kSqrtHalf));
   }
 };
 struct UGeluGrad {  // Phi(x) + x * phi(x)
   template <typename T> __device__ T operator()(T x) const {
-    const T cdf = T(0.5) * (T(1) + m_erf(x * T(kSqrtHalf)));
+    const T cdf = T(0.5) * m_erfc(-x * T(kSqrtHalf));
     const T pdf = m_exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
     return cdf + x * pdf;
   }

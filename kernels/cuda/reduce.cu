@@ -54,13 +54,13 @@ struct SumR {
   __device__ void write(T* out, int64_t*, int64_t pos, Acc a) const { out[pos] = static_cast<T>(a); }
 };
 
-template <typename T>
+template <typename T, typename A>
 struct ProdR {
-  using Acc = T;
-  __device__ Acc init() const { return T(1); }
-  __device__ Acc step(Acc a, T v, int64_t) const { return static_cast<T>(a * v); }
-  __device__ Acc merge(Acc a, Acc b) const { return static_cast<T>(a * b); }
-  __device__ void write(T* out, int64_t*, int64_t pos, Acc a) const { out[pos] = a; }
+  using Acc = A;
+  __device__ Acc init() const { return A(1); }
+  __device__ Acc step(Acc a, T v, int64_t) const { return static_cast<A>(a * static_cast<A>(v)); }
+  __device__ Acc merge(Acc a, Acc b) const { return static_cast<A>(a * b); }
+  __device__ void write(T* out, int64_t*, int64_t pos, Acc a) const { out[pos] = static_cast<T>(a); }
 };
 
 // Max (kMax) or min with position. NaN beats any number; ties and NaN-vs-NaN go
@@ -403,23 +403,26 @@ void CudaBackend::reduce(ReduceOp op, DType dtype, const void* x, int64_t outer,
               ", ", inner, ")");
   dispatch_numeric(dtype, prim, [&](auto tag) {
     using T = decltype(tag);
+    if (outer * inner == 0) return;
     if (len == 0) {
       GALEN_CHECK(op == ReduceOp::Sum || op == ReduceOp::Prod, prim,
                   ": cannot reduce an empty dimension (no identity)");
       fill(dtype, out, outer * inner, op == ReduceOp::Sum ? 0.0 : 1.0);
       return;
     }
-    if (outer * inner == 0) return;
     const T* xt = static_cast<const T*>(x);
     T* ot = static_cast<T*>(out);
     switch (op) {
       case ReduceOp::Sum:
-        // f32 sums accumulate in double: cheap here (memory bound) and
-        // insensitive to the order the partial sums meet in.
+        // f32 sums and products accumulate in double, as in the reference:
+        // cheap here (memory bound) and insensitive to the order partials meet in.
         if constexpr (std::is_same_v<T, float>) run_reduce(xt, outer, len, inner, ot, nullptr, SumR<T, double>{});
         else run_reduce(xt, outer, len, inner, ot, nullptr, SumR<T, T>{});
         return;
-      case ReduceOp::Prod: run_reduce(xt, outer, len, inner, ot, nullptr, ProdR<T>{}); return;
+      case ReduceOp::Prod:
+        if constexpr (std::is_same_v<T, float>) run_reduce(xt, outer, len, inner, ot, nullptr, ProdR<T, double>{});
+        else run_reduce(xt, outer, len, inner, ot, nullptr, ProdR<T, T>{});
+        return;
       case ReduceOp::Max: run_reduce(xt, outer, len, inner, ot, indices, ExtremeR<T, true>{}); return;
       case ReduceOp::Min: run_reduce(xt, outer, len, inner, ot, indices, ExtremeR<T, false>{}); return;
       case ReduceOp::ArgMax:

@@ -492,3 +492,117 @@ TEST_CASE("a custom op recorded with autograd::record gets its backward called",
   REQUIRE(calls == 1);
   REQUIRE_CLOSE(x.grad(), f64({3, 12, 27}), 0, 0);
 }
+
+TEST_CASE("a node waits for every path before running (hook sees the total once)", "[autograd]") {
+  Tensor x = leaf64({1, 2});
+  Tensor a = x * 1.0;
+  a.retain_grad();
+  int calls = 0;
+  a.register_hook([&](const Tensor&) {
+    ++calls;
+    return Tensor();
+  });
+  Tensor longp = a;
+  for (int i = 0; i < 10; ++i) longp = longp * 2.0;  // 1024 a, ten nodes deep
+  (longp + a * 3.0).sum().backward();                   // short path: one node
+  REQUIRE(calls == 1);
+  REQUIRE_CLOSE(a.grad(), f64({1027, 1027}), 0, 0);
+  REQUIRE_CLOSE(x.grad(), f64({1027, 1027}), 0, 0);
+}
+
+TEST_CASE("gradient conventions at non-differentiable points follow torch", "[autograd]") {
+  SECTION("relu'(0) = 0, abs'(0) = 0") {
+    Tensor x = leaf64({-1, 0, 2});
+    relu(x).sum().backward();
+    REQUIRE_CLOSE(x.grad(), f64({0, 0, 1}), 0, 0);
+    Tensor y = leaf64({-1, 0, 2});
+    abs(y).sum().backward();
+    REQUIRE_CLOSE(y.grad(), f64({-1, 0, 1}), 0, 0);
+  }
+  SECTION("clamp passes the gradient at the bounds") {
+    Tensor x = leaf64({-2, -1, 0, 1, 2});
+    clamp(x, -1.0, 1.0).sum().backward();
+    REQUIRE_CLOSE(x.grad(), f64({0, 1, 1, 1, 0}), 0, 0);
+  }
+  SECTION("maximum / minimum split the gradient evenly on ties (ops.h)") {
+    Tensor a = leaf64({1, 2, 3});
+    Tensor b = leaf64({1, 5, 0});
+    maximum(a, b).sum().backward();
+    REQUIRE_CLOSE(a.grad(), f64({0.5, 0, 1}), 0, 0);
+    REQUIRE_CLOSE(b.grad(), f64({0.5, 1, 0}), 0, 0);
+    Tensor c = leaf64({4, 4});
+    Tensor d = leaf64({4, 1});
+    minimum(c, d).sum().backward();
+    REQUIRE_CLOSE(c.grad(), f64({0.5, 0}), 0, 0);
+    REQUIRE_CLOSE(d.grad(), f64({0.5, 1}), 0, 0);
+  }
+  SECTION("amax / amin split evenly among tied extremes, like torch") {
+    Tensor x = leaf64({3, 1, 3, 2}, {1, 4});
+    amax(x, {1}).sum().backward();
+    REQUIRE_CLOSE(x.grad(), f64({0.5, 0, 0.5, 0}, {1, 4}), 0, 0);
+    Tensor y = leaf64({0, 5, 0, 0});
+    amin(y).backward();
+    const double third = 1.0 / 3.0;
+    REQUIRE_CLOSE(y.grad(), f64({third, 0, third, third}), 1e-15, 0);
+  }
+  SECTION("max(x, dim) sends the whole gradient to the returned index") {
+    Tensor x = leaf64({2, 7, 7, 1}, {2, 2});  // row 0: 2,7; row 1: 7,1
+    auto [v, i] = max(x, 1);
+    REQUIRE(i.dtype() == DType::i64);
+    REQUIRE(i.to_vector<int64_t>() == std::vector<int64_t>{1, 0});
+    REQUIRE(v.to_vector<double>() == std::vector<double>{7, 7});
+    (v * f64({10, 20})).sum().backward();
+    REQUIRE_CLOSE(x.grad(), f64({0, 10, 20, 0}, {2, 2}), 0, 0);
+    // with a tie the gradient still goes to exactly one element, the returned one
+    Tensor t = leaf64({5, 5, 5});
+    auto [tv, ti] = max(t, 0);
+    tv.backward();
+    const auto g = t.grad().to_vector<double>();
+    const int64_t k = ti.item<int64_t>();
+    REQUIRE(k >= 0);
+    REQUIRE(k < 3);
+    for (int64_t j = 0; j < 3; ++j) REQUIRE(g[static_cast<size_t>(j)] == (j == k ? 1.0 : 0.0));
+  }
+}
+
+TEST_CASE("gradients of empty and 0-d tensors", "[autograd]") {
+  Tensor e = zeros({0, 3}, TensorOptions(DType::f64, Device{}, true));
+  Tensor s = (e * 2.0).sum();
+  REQUIRE(s.item() == 0.0);
+  s.backward();
+  REQUIRE(e.grad().defined());
+  REQUIRE(e.grad().sizes() == Shape{0, 3});
+
+  Tensor z = scalar_tensor(3.0, TensorOptions(DType::f64, Device{}, true));
+  Tensor y = z * z * z;  // 0-d result: backward needs no gradient argument
+  REQUIRE(y.dim() == 0);
+  y.backward();
+  REQUIRE(z.grad().dim() == 0);
+  REQUIRE(z.grad().item() == 27.0);
+}
+
+TEST_CASE("backward from a view of an output", "[autograd]") {
+  Tensor x = leaf64({1, 2, 3, 4}, {2, 2});
+  Tensor y = exp(x);
+  y.select(0, 1).narrow(0, 1, 1).sum().backward();
+  REQUIRE_CLOSE(x.grad(), f64({0, 0, 0, std::exp(4.0)}, {2, 2}), 0, 1e-15);
+}
+
+TEST_CASE("very deep graphs run backward and free without overflowing the stack", "[autograd]") {
+  // An unrolled RNN over a long sequence makes graphs this deep; a recursive
+  // engine or a recursive Node destructor would crash here.
+  const int depth = 200000;
+  Tensor x = leaf64({1.0});
+  {
+    Tensor h = x;
+    for (int i = 0; i < depth; ++i) h = h + 1e-6;
+    h.sum().backward();
+  }
+  REQUIRE_CLOSE(x.grad(), f64({1.0}), 0, 0);
+  {
+    // dropped without ever running backward
+    Tensor h = x;
+    for (int i = 0; i < depth; ++i) h = h * 1.0;
+  }
+  SUCCEED("no crash");
+}

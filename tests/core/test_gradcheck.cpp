@@ -749,3 +749,50 @@ TEST_CASE("gradcheck passes integer index inputs through and treats unreached in
   INFO(r2.message);
   CHECK(r2.ok);
 }
+
+TEST_CASE("gradcheck of compositions: cross-entropy, layer norm, attention", "[gradcheck]") {
+  check("cross-entropy via log_softmax + gather",
+        [](const Args& a) {
+          Tensor lp = log_softmax(a[0], 1);
+          return neg(mean(gather(lp, 1, idx({2, 0, 1, 2}, {4, 1}))));
+        },
+        {rnd({4, 3}, 500)});
+  check("layer norm over the last dim with affine",
+        [](const Args& a) {
+          Tensor x = a[0];
+          Tensor mu = mean(x, {-1}, true);
+          Tensor v = var(x, {-1}, false, true);
+          return (x - mu) * rsqrt(v + 1e-5) * a[1] + a[2];
+        },
+        {rnd({2, 3, 5}, 501), rnd({5}, 502), rnd({5}, 503)});
+  check("scaled dot-product attention",
+        [](const Args& a) {
+          Tensor s = matmul(a[0], a[1].transpose(-2, -1)) / std::sqrt(4.0);
+          return matmul(softmax(s, -1), a[2]);
+        },
+        {rnd({2, 3, 4}, 504), rnd({2, 5, 4}, 505), rnd({2, 5, 2}, 506)});
+  check("mlp with relu and linear",
+        [](const Args& a) { return sum(relu(linear(a[0], a[1], a[2])) * 0.5, {1}); },
+        {away({3, 4}, 507), rnd({6, 4}, 508), leaf(unif({6}, 2.0, 3.0, 509))});
+}
+
+TEST_CASE("softmax family is numerically stable for large inputs", "[gradcheck]") {
+  // forward: exact values where a naive exp would overflow
+  Tensor big = from_vector<double>({1000, 1000, 990}, {3}, DType::f64);
+  const double lse = 1000.0 + std::log(2.0 + std::exp(-10.0));
+  CHECK(logsumexp(big, {0}).item() == Approx(lse).epsilon(1e-15));
+  auto sm = softmax(big, 0).to_vector<double>();
+  CHECK(sm[0] == Approx(1.0 / (2.0 + std::exp(-10.0))).epsilon(1e-14));
+  CHECK(sm[2] == Approx(std::exp(-10.0) / (2.0 + std::exp(-10.0))).epsilon(1e-12));
+  auto lsm = log_softmax(big, 0).to_vector<double>();
+  CHECK(lsm[2] == Approx(990.0 - lse).epsilon(1e-14));
+  Tensor small = from_vector<float>({-1000, -1000}, {2});
+  CHECK(logsumexp(small, {0}).item() == Approx(-1000.0 + std::log(2.0)).epsilon(1e-6));
+  CHECK(softmax(from_vector<float>({100, 0, -100}, {3}), 0).to_vector<float>()[0] == 1.0f);
+  // and the gradients there
+  check("softmax at +700", [](const Args& a) { return softmax(a[0] + 700.0, -1); }, {rnd({2, 4}, 510)});
+  check("logsumexp at +800", [](const Args& a) { return logsumexp(a[0] + 800.0, {1}); },
+        {rnd({3, 4}, 511)});
+  check("log_softmax at -800", [](const Args& a) { return log_softmax(a[0] - 800.0, 0); },
+        {rnd({3, 2}, 512)});
+}

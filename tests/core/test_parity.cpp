@@ -321,4 +321,4 @@ TEST_CASE("parity with PyTorch in f64", "[parity]") { run_all(DType::f64, Tol{1e
 
 // f32 kernels against the f64 reference: the inputs are rounded to f32, so the
 // tolerance covers input rounding as well as f32 arithmetic.
-TEST_CASE("parity with PyTorch in f32", "[parity]") { run_all(DType::f32, Tol{1e-9, 1e-9}); }
+TEST_CASE("parity with PyTorch in f32", "[parity]") { run_all(DType::f32, Tol{1e-5, 1e-5}); }

@@ -538,3 +538,12 @@ TEST_CASE("load_safetensors validates against the file size", "[serialize]") {
   write_file(path, good);
   REQUIRE(load_safetensors(path).tensors.at("b").to_vector<int32_t>() == std::vector<int32_t>{4, 5});
 }
+
+TEST_CASE("safetensors writes CUDA tensors as CPU data", "[serialize][cuda]") {
+  GALEN_REQUIRE_CUDA();
+  Tensor host = randn({3, 5}, DType::f64);
+  Tensor dev = host.cuda().t();  // non-contiguous, on the GPU
+  const auto back = roundtrip({{"d", dev}});
+  REQUIRE(back.tensors.at("d").device().is_cpu());
+  require_same(back.tensors.at("d"), host.t());
+}

@@ -598,3 +598,76 @@ TEST_CASE("version and thread count are sane", "[tensor]") {
   REQUIRE(std::string(version()).size() >= 5);
   REQUIRE(get_num_threads() >= 1);
 }
+
+TEST_CASE("random draws: consecutive calls use fresh counters, prefixes agree", "[tensor]") {
+  manual_seed(3);
+  auto a = vals<double>(rand({1000}, DType::f64));
+  auto b = vals<double>(rand({1000}, DType::f64));
+  std::set<double> sa(a.begin(), a.end());
+  REQUIRE(sa.size() == a.size());
+  int shared = 0;
+  for (double v : b) shared += sa.count(v) ? 1 : 0;
+  REQUIRE(shared == 0);  // overlapping counter blocks would repeat numbers
+
+  // element i comes from counter offset + i: a shorter draw is a prefix
+  for (int64_t n : {1, 3, 5, 7}) {
+    manual_seed(17);
+    auto small = vals<float>(randn({n}));
+    manual_seed(17);
+    auto big = vals<float>(randn({n + 6}));
+    INFO("n = " << n);
+    REQUIRE(std::vector<float>(big.begin(), big.begin() + n) == small);
+    manual_seed(17);
+    auto us = vals<float>(rand({n}));
+    manual_seed(17);
+    auto ub = vals<float>(rand({n + 1}));
+    REQUIRE(std::vector<float>(ub.begin(), ub.begin() + n) == us);
+  }
+
+  // neighbouring samples are uncorrelated (sd of the estimate ~0.003)
+  manual_seed(8);
+  const int n = 100000;
+  for (bool normal_dist : {false, true}) {
+    auto v = normal_dist ? vals<double>(randn({n}, DType::f64)) : vals<double>(rand({n}, DType::f64));
+    double m = 0;
+    for (double t : v) m += t;
+    m /= n;
+    double c0 = 0, c1 = 0, c2 = 0, c4 = 0;
+    for (int i = 0; i < n; ++i) c0 += (v[i] - m) * (v[i] - m);
+    for (int i = 0; i + 1 < n; ++i) c1 += (v[i] - m) * (v[i + 1] - m);
+    for (int i = 0; i + 2 < n; ++i) c2 += (v[i] - m) * (v[i + 2] - m);
+    for (int i = 0; i + 4 < n; ++i) c4 += (v[i] - m) * (v[i + 4] - m);
+    INFO((normal_dist ? "randn" : "rand") << " lag-1 " << c1 / c0 << " lag-2 " << c2 / c0 << " lag-4 "
+                                           << c4 / c0);
+    REQUIRE(std::fabs(c1 / c0) < 0.015);
+    REQUIRE(std::fabs(c2 / c0) < 0.015);
+    REQUIRE(std::fabs(c4 / c0) < 0.015);
+  }
+}
+
+TEST_CASE("large tensors print summarised", "[tensor]") {
+  std::ostringstream os;
+  os << arange(100000, DType::f32).reshape({1000, 100});
+  const std::string s = os.str();
+  CHECK_THAT(s, Catch::Contains("..."));
+  CHECK(s.size() < 5000);
+  CHECK_THAT(s, Catch::Contains("99999"));  // the last element is shown
+}
+
+TEST_CASE("contiguity ignores size-1 dims and views keep offsets", "[tensor]") {
+  REQUIRE(zeros({1, 5}).t().is_contiguous());           // {5,1}, strides {1,5}
+  REQUIRE(zeros({3, 4}).unsqueeze(1).is_contiguous());
+  REQUIRE(zeros({3, 4}).narrow(0, 1, 2).is_contiguous());
+  REQUIRE_FALSE(zeros({3, 4}).narrow(1, 1, 2).is_contiguous());
+  REQUIRE_FALSE(zeros({3, 1}).expand({3, 2}).is_contiguous());
+  Tensor x = arange(12, DType::f32).reshape({3, 4});
+  Tensor v = x.narrow(0, 1, 2).view({-1});
+  REQUIRE(v.storage_offset() == 4);
+  REQUIRE(vals<float>(v) == std::vector<float>{4, 5, 6, 7, 8, 9, 10, 11});
+  REQUIRE(x.narrow(0, 1, 2).contiguous().is_same(x.narrow(0, 1, 2)) == false);  // new handle each narrow
+  Tensor n = x.narrow(0, 1, 2);
+  REQUIRE(n.contiguous().is_same(n));
+  // a 0-d tensor and an empty tensor are contiguous
+  REQUIRE(scalar_tensor(1.0).is_contiguous());
+  REQUIRE(zeros({0, 3}).is_contiguous());
+}

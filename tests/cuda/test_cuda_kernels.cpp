@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "galen/kernels/backend.h"
@@ -495,7 +497,7 @@ TEST_CASE("cuda: where and clamp", "[cuda]") {
       auto dx = upload(x);
       Dev dout(want.nbytes());
       gpu().clamp(dt, dx->p, n, lo, hi, dout.p);
-      expect_equal(download(dout, dt, n), want, "clamp");
+      expect_close(download(dout, dt, n), want, 0, 0, "clamp");
     }
   }
   // One-sided float clamp with an infinite bound.
@@ -550,8 +552,10 @@ TEST_CASE("cuda: reductions over (outer, len, inner)", "[cuda]") {
         gpu().reduce(op, dt, dx->p, s.outer, s.len, s.inner, want_vals ? dout.p : nullptr,
                      want_idx ? static_cast<int64_t*>(didx.p) : nullptr);
         if (want_vals) {
-          const double tol = op == ReduceOp::Sum ? tol_for(dt, 1e-5, 1e-12) : tol_for(dt, 1e-5, 1e-13);
-          const double atol = op == ReduceOp::Sum ? tol * std::sqrt(static_cast<double>(s.len)) * 3 : tol;
+          // Sums: the reference may add sequentially in f32; allow for its error.
+          const double tol = tol_for(dt, 1e-5, 1e-13);
+          const double atol =
+              op == ReduceOp::Sum ? tol + tol_for(dt, 1e-6, 1e-14) * static_cast<double>(s.len) : tol;
           expect_close(download(dout, dt, m), want, atol, tol, "reduce values");
         }
         if (want_idx) expect_equal(download(didx, DType::i64, m), want_i, "reduce indices");
@@ -625,7 +629,7 @@ TEST_CASE("cuda: gemm variants against the reference", "[cuda]") {
   };
   const std::vector<Dims> dims = {{1, 1, 1},    {0, 3, 4},     {3, 0, 4},    {5, 7, 0},
                                   {17, 13, 31}, {64, 64, 64},  {65, 63, 129}, {128, 257, 33},
-                                  {1, 300, 1},  {300, 1, 77},  {200, 190, 1000}};
+                                  {1, 300, 1},  {300, 1, 77},  {150, 130, 700}};
   for (const std::string& v : vs) {
     g.set_variant("gemm", v);
     for (DType dt : {DType::f32, DType::f64}) {
