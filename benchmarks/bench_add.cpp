@@ -41,7 +41,8 @@ Bench bench_add() {
         const float *px = x.data<float>(), *py = y.data<float>(), *pz = z.data<float>();
         for (int64_t i = 0; i < kN; i += 4097)
           if (std::abs(pz[i] - (px[i] + py[i])) > 1e-6f) {
-            note("add/16M_f32: WARNING galen::add result differs from a + b at " + std::to_string(i));
+            note("add/16M_f32: WARNING galen::add result differs from a + b at " +
+                 std::to_string(i));
             break;
           }
       }

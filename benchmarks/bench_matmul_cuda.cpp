@@ -82,7 +82,9 @@ Bench bench_matmul_cuda() {
             continue;
           }
           const std::string var = v;
-          auto select = [var] { galen::kernels::backend(galen::DeviceType::CUDA).set_variant("gemm", var); };
+          auto select = [var] {
+            galen::kernels::backend(galen::DeviceType::CUDA).set_variant("gemm", var);
+          };
           select();
           results.push_back(galen::matmul(a, bm).to_vector<float>());
           impls.push_back({"galen-" + var, false, [a, bm, restore] {
@@ -105,8 +107,8 @@ Bench bench_matmul_cuda() {
         if (torch_peer::cuda_available())
           impls.push_back({"libtorch-cuda", true, torch_peer::cuda_matmul(sh.M, sh.N, sh.K), {}});
         else
-          note("matmul_cuda: no LibTorch CUDA peer (" +
-               std::string(torch_peer::kBuilt ? "LibTorch has no CUDA here" : "built without LibTorch") + ")");
+          note(std::string("matmul_cuda: no LibTorch CUDA peer (") +
+               (torch_peer::kBuilt ? "LibTorch has no CUDA here" : "built without LibTorch") + ")");
         return impls;
       };
       cases.push_back(std::move(c));

@@ -67,7 +67,8 @@ namespace {
                "  --json          one JSON object per line per (case, impl) on stdout\n"
                "  --repeats N     timed samples per implementation (default 10)\n"
                "  --warmup N      untimed runs before timing (default 2)\n"
-               "  --min-time-ms T a timed sample repeats the run until it lasts >= T ms (default 20)\n"
+               "  --min-time-ms T a timed sample repeats the run until it lasts >= T ms\n"
+               "                  (default 20; 0 = one run per sample)\n"
                "  --threads N     CPU threads for galen and its peers (default: galen's)\n"
                "  --list          list benches and cases, run nothing\n");
   std::exit(code);
@@ -307,7 +308,8 @@ int run_all(const std::vector<Bench>& benches, const Options& opts) {
           im.run();
           double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           double want = opts.min_time_ms * 1e-3;
-          if (one < want) inner[k] = static_cast<int>(std::min(1e6, std::ceil(want / std::max(one, 1e-9))));
+          if (one < want)
+            inner[k] = static_cast<int>(std::min(1e6, std::ceil(want / std::max(one, 1e-9))));
         }
         // Samples interleave the implementations (galen, peer, galen, peer, ...)
         // so a burst of machine noise hits both sides rather than one.

@@ -47,6 +47,24 @@ AutogradMeta& meta_of(const Tensor& t) {
 }
 }  // namespace
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> stack;
+  for (Edge& e : next)
+    if (e.node) stack.push_back(std::move(e.node));
+  next.clear();
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    // Only when we hold the last reference would its destructor recurse: take
+    // its edges first, then let it go with nothing behind it.
+    if (n.use_count() == 1) {
+      for (Edge& e : n->next)
+        if (e.node) stack.push_back(std::move(e.node));
+      n->next.clear();
+    }
+  }
+}
+
 bool grad_mode_enabled() { return t_grad_mode; }
 void set_grad_mode(bool on) { t_grad_mode = on; }
 
@@ -104,7 +122,7 @@ Tensor& set_history(Tensor& out, const std::shared_ptr<Node>& node, const std::v
 }
 
 std::vector<Tensor> FunctionNode::apply(const Tensor& grad_output) {
-  GALEN_CHECK(!released_, name_,
+  GALEN_CHECK(!(released_ && had_saved_), name_,
               ": trying to run backward through the graph a second time; its saved tensors were "
               "freed after the first backward. Pass retain_graph=true to the first backward() to "
               "keep them");

@@ -21,7 +21,9 @@ struct Edge {
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  virtual ~Node() = default;
+  // Releases the graph behind this node iteratively, so a chain of 10^6 ops
+  // frees without a destructor recursion per node.
+  virtual ~Node();
   // Gradients w.r.t. each input (one per edge; undefined = zero/no grad),
   // given the gradient w.r.t. this Node's single output.
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
@@ -90,7 +92,7 @@ class FunctionNode : public Node {
  public:
   using Fn = std::function<std::vector<Tensor>(const Tensor& grad, const std::vector<Tensor>& saved)>;
   FunctionNode(std::string name, std::vector<Tensor> saved, Fn fn)
-      : name_(std::move(name)), saved_(std::move(saved)), fn_(std::move(fn)) {}
+      : name_(std::move(name)), saved_(std::move(saved)), fn_(std::move(fn)), had_saved_(!saved_.empty()) {}
   std::vector<Tensor> apply(const Tensor& grad_output) override;
   std::string name() const override { return name_; }
   void release() override;
@@ -99,6 +101,7 @@ class FunctionNode : public Node {
   std::string name_;
   std::vector<Tensor> saved_;
   Fn fn_;
+  bool had_saved_;  // only a node that saved tensors refuses a second backward (as in PyTorch)
 };
 
 // Records `fn` as the backward of `out` when any input requires grad:

@@ -288,7 +288,7 @@ Tensor softmax_impl(const char* name, const Tensor& x, int64_t dim, bool log) {
   Tensor yt = make_empty(xt.sizes(), x.dtype(), x.device());
   if (x.numel() > 0) backend_of(x).softmax(x.dtype(), xt.data_ptr(), rows, cols, yt.data_ptr(), log);
   Tensor y = d == last ? yt : yt.transpose(d, last);
-  return record(name, y, {x}, {yt}, [d, last, rows, cols, log](const Tensor& g, const Saved& s) {
+  return record(name, y, {x}, {yt.detach()}, [d, last, rows, cols, log](const Tensor& g, const Saved& s) {
     Tensor gt_ = (d == last ? g : g.transpose(d, last)).contiguous();
     Tensor gx = make_empty(gt_.sizes(), g.dtype(), g.device());
     if (rows * cols > 0)

@@ -155,7 +155,7 @@ Tensor prod(const Tensor& x_in, int64_t dim, bool keepdim) {
   Tensor out_keep = reduce_raw(ReduceOp::Prod, x, p, true, false).first;
   Tensor out = keep_to_out(out_keep, p);
   const int64_t d = detail::wrap_dim("prod", dim, x.dim());
-  return record("prod", out, {x_in}, {x_in, out_keep}, [p, d](const Tensor& g, const Saved& s) {
+  return record("prod", out, {x_in}, {x_in, out_keep.detach()}, [p, d](const Tensor& g, const Saved& s) {
     // d prod / d x_i = product of the others; handles zeros exactly: with one
     // zero in the slice only that element gets a gradient, with two none do.
     const Tensor& x = s[0];
@@ -180,7 +180,7 @@ Tensor amax_amin(const char* name, ReduceOp op, const Tensor& x, const std::vect
   std::vector<int64_t> rdims;
   for (size_t i = 0; i < p.reduced.size(); ++i)
     if (p.reduced[i]) rdims.push_back(static_cast<int64_t>(i));
-  return record(name, out, {x}, {x, out_keep}, [p, rdims](const Tensor& g, const Saved& s) {
+  return record(name, out, {x}, {x, out_keep.detach()}, [p, rdims](const Tensor& g, const Saved& s) {
     return Grads{extreme_grad(g, s[0], s[1], p, rdims)};
   });
 }
@@ -287,7 +287,7 @@ Tensor norm(const Tensor& x, double p, const std::vector<int64_t>& dims, bool ke
   std::vector<int64_t> rdims;
   for (size_t i = 0; i < pl.reduced.size(); ++i)
     if (pl.reduced[i]) rdims.push_back(static_cast<int64_t>(i));
-  return record("norm", out, {x}, {x, out_keep}, [p, pl, rdims](const Tensor& g, const Saved& s) {
+  return record("norm", out, {x}, {x, out_keep.detach()}, [p, pl, rdims](const Tensor& g, const Saved& s) {
     const Tensor &x = s[0], &n = s[1];
     Tensor gk = g.reshape(pl.out_keep);
     if (std::isinf(p)) return Grads{mul(extreme_grad(g, abs(x), n, pl, rdims), sign(x))};

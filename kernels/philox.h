@@ -59,7 +59,7 @@ GALEN_HD double normal(uint64_t seed, uint64_t offset, int64_t i, double mean, d
   // u1 in (0,1] so log is finite.
   const double u1 = 1.0 - u01d(r.x, r.y);
   const double u2 = u01d(r.z, r.w);
-  return mean + stdv * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+  return mean + stdv * ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
 }
 GALEN_HD int64_t randint(uint64_t seed, uint64_t offset, int64_t i, int64_t lo, int64_t hi) {
   const U4 r = block(offset + static_cast<uint64_t>(i), 0, seed);

@@ -15,9 +15,46 @@ namespace {
 
 using namespace dispatch;
 
+// Transposed operands (out unit-stride along the last dim, a along the one
+// before it, or the reverse): walking either one in order makes the other
+// miss the cache on every element, so walk square tiles instead. Returns false
+// when the plan has no such pair of dims.
+template <typename O, typename A, typename F>
+bool map1_tiled(const Plan<2>& p, O* out, const A* a, F f) {
+  constexpr int64_t kTile = 16;  // measured: 16 beats 8, 32, 64 on 4096^2 f32
+  const int nd = p.ndim;
+  if (nd < 2) return false;
+  const int64_t R = p.sizes[nd - 2], C = p.sizes[nd - 1];
+  const int64_t so_r = p.strides[0][nd - 2], so_c = p.strides[0][nd - 1];
+  const int64_t sa_r = p.strides[1][nd - 2], sa_c = p.strides[1][nd - 1];
+  const bool transposed = (so_c == 1 && sa_r == 1 && sa_c != 1) || (sa_c == 1 && so_r == 1 && so_c != 1);
+  if (!transposed || R < 8 || C < 8) return false;
+  const int64_t tr = (R + kTile - 1) / kTile, tc = (C + kTile - 1) / kTile;
+  const int64_t outer = p.numel / (R * C), per = tr * tc;
+  parallel_for(outer * per, p.numel, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      // Offsets of the leading (outer) dims.
+      int64_t rem = t / per, oo = 0, oa = 0;
+      for (int d = nd - 3; d >= 0; --d) {
+        const int64_t i = rem % p.sizes[d];
+        rem /= p.sizes[d];
+        oo += i * p.strides[0][d];
+        oa += i * p.strides[1][d];
+      }
+      const int64_t r0 = (t % per) / tc * kTile, c0 = (t % per) % tc * kTile;
+      const int64_t r1 = std::min(R, r0 + kTile), c1 = std::min(C, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c)
+          out[oo + r * so_r + c * so_c] = f(a[oa + r * sa_r + c * sa_c]);
+    }
+  });
+  return true;
+}
+
 // out = f(a) over a 2-operand plan (operand 0 = out, 1 = a).
 template <typename O, typename A, typename F>
 void map1(const Plan<2>& p, O* out, const A* a, F f) {
+  if (map1_tiled(p, out, a, f)) return;
   const int64_t so = p.inner_stride(0), sa = p.inner_stride(1);
   p.run_parallel([&](const int64_t* off, int64_t n) {
     O* o = out + off[0];

@@ -56,26 +56,40 @@ acc_t<T> fold_row(const T* r, int64_t n) {
 }
 
 // Is v a better max/min candidate than the current best b? NaN beats anything.
+// (Bitwise | and & keep these branch-free so the lane loops vectorise.)
 template <Kind K, typename T>
 inline bool better(T v, T b) {
-  if constexpr (K == Kind::Max) return v > b || is_nan(v);
-  else return v < b || is_nan(v);
+  if constexpr (K == Kind::Max) return (v > b) | is_nan(v);
+  else return (v < b) | is_nan(v);
 }
 
-// Max/min value of a non-empty contiguous row (NaN wins).
+// Max/min value of a non-empty contiguous row (NaN wins). The lane loop is a
+// plain compare-select (vectorises to max/min instructions); NaNs are only
+// flagged there and decide the result at the end.
 template <Kind K, typename T>
 T extreme_row(const T* r, int64_t n) {
-  T lane[kLanes];
-  for (int l = 0; l < kLanes; ++l) lane[l] = r[0];
+  T lane[kLanes], nan[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane[l] = r[0], nan[l] = T(0);
   int64_t j = 0;
-  // A lane that holds NaN keeps it: better(v, NaN) is false for a number v.
   for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] = better<K>(r[j + l], lane[l]) && !is_nan(lane[l]) ? r[j + l] : lane[l];
+    for (int l = 0; l < kLanes; ++l) {
+      const T v = r[j + l];
+      if constexpr (K == Kind::Max) lane[l] = v > lane[l] ? v : lane[l];
+      else lane[l] = v < lane[l] ? v : lane[l];
+      if constexpr (std::is_floating_point_v<T>) nan[l] = v != v ? T(1) : nan[l];
+    }
   T best = lane[0];
-  for (int l = 1; l < kLanes; ++l)
-    if (!is_nan(best) && better<K>(lane[l], best)) best = lane[l];
-  for (; j < n; ++j)
-    if (!is_nan(best) && better<K>(r[j], best)) best = r[j];
+  bool has_nan = false;
+  for (int l = 0; l < kLanes; ++l) {
+    has_nan |= nan[l] != T(0);
+    if (better<K>(lane[l], best)) best = lane[l];
+  }
+  for (; j < n; ++j) {
+    has_nan |= is_nan(r[j]);
+    if (better<K>(r[j], best)) best = r[j];
+  }
+  if constexpr (std::is_floating_point_v<T>)
+    if (has_nan || is_nan(r[0])) return std::numeric_limits<T>::quiet_NaN();
   return best;
 }
 
@@ -184,7 +198,7 @@ void reduce_t(const T* x, int64_t outer, int64_t len, int64_t inner, T* out, int
         for (int64_t j = 1; j < len; ++j) {
           const T* r = base + j * inner;
           for (int64_t c = 0; c < w; ++c) {
-            const bool take = !is_nan(best[c]) && better<K>(r[c], best[c]);
+            const bool take = !is_nan(best[c]) & better<K>(r[c], best[c]);
             best[c] = take ? r[c] : best[c];
             bi[c] = take ? j : bi[c];
           }

@@ -22,7 +22,7 @@ Tensor leaf64(const std::vector<double>& v) { return leaf64(v, {static_cast<int6
 
 }  // namespace
 
-TEST_CASE("leaf gradients accumulate across backward calls; zero_grad drops them", "[autograd]") {
+TEST_CASE("leaf gradients accumulate across backward calls - zero_grad drops them", "[autograd]") {
   Tensor x = leaf64({1, 2, 3});
   REQUIRE(x.is_leaf());
   REQUIRE(x.requires_grad());
@@ -254,7 +254,7 @@ TEST_CASE("detach shares storage and has no history", "[autograd]") {
   REQUIRE_CLOSE(x.grad(), f64({2, 4, 6}), 0, 0);
 }
 
-TEST_CASE("retain_graph allows a second backward; without it the graph is freed", "[autograd]") {
+TEST_CASE("retain_graph allows a second backward - without it the graph is freed", "[autograd]") {
   Tensor x = leaf64({0.5, -1.0, 2.0});
   SECTION("retain_graph=true: doubled gradients") {
     Tensor y = (exp(x) * x).sum();
@@ -605,4 +605,79 @@ TEST_CASE("very deep graphs run backward and free without overflowing the stack"
     for (int i = 0; i < depth; ++i) h = h * 1.0;
   }
   SUCCEED("no crash");
+}
+
+TEST_CASE("retain_grad stores the gradient after the tensor's hooks ran (torch 2 order)", "[autograd]") {
+  Tensor x = leaf64({1, 2});
+  Tensor h = x * 2.0;
+  h.retain_grad();
+  h.register_hook([](const Tensor& g) { return g * 10.0; });
+  (h * 3.0).sum().backward();
+  REQUIRE_CLOSE(h.grad(), f64({30, 30}), 0, 0);
+  REQUIRE_CLOSE(x.grad(), f64({60, 60}), 0, 0);
+}
+
+TEST_CASE("a hook returning the wrong shape is an error", "[autograd]") {
+  Tensor x = leaf64({1, 2, 3});
+  Tensor h = x * 2.0;
+  h.register_hook([](const Tensor&) { return from_vector<double>({1, 2}, {2}, DType::f64); });
+  REQUIRE_THROWS_AS((h * 1.0).sum().backward(), Error);
+}
+
+TEST_CASE("set_grad checks the shape - accumulating into a strided .grad is correct", "[autograd]") {
+  Tensor x = leaf64({1, 2, 3, 4, 5, 6}, {2, 3});
+  REQUIRE_THROWS_AS(x.set_grad(f64({1, 2, 3})), Error);
+  // a transposed (non-contiguous) gradient buffer
+  x.set_grad(f64({10, 40, 20, 50, 30, 60}, {3, 2}).t());
+  (x * 1.0).sum().backward();
+  REQUIRE_CLOSE(x.grad(), f64({11, 21, 31, 41, 51, 61}, {2, 3}), 0, 0);
+}
+
+TEST_CASE("views of a leaf that requires grad are non-leaves - in-place on them is refused",
+          "[autograd]") {
+  Tensor x = leaf64({1, 2, 3, 4}, {2, 2});
+  Tensor v = x.narrow(0, 0, 1);
+  REQUIRE(v.requires_grad());
+  REQUIRE_FALSE(v.is_leaf());
+  REQUIRE_THROWS_AS(v.fill_(0.0), Error);
+  REQUIRE_CLOSE(x, f64({1, 2, 3, 4}, {2, 2}), 0, 0);
+}
+
+TEST_CASE("backward from a one-element leaf itself", "[autograd]") {
+  Tensor s = scalar_tensor(2.0, TensorOptions(DType::f64, Device{}, true));
+  s.backward();
+  REQUIRE(s.grad().item() == 1.0);
+  Tensor v = leaf64({5.0});
+  v.backward(f64({3.0}));
+  REQUIRE(v.grad().item() == 3.0);
+}
+
+TEST_CASE("autograd::grad after the graph was freed throws", "[autograd]") {
+  Tensor x = leaf64({1, 2});
+  Tensor y = exp(x).sum();
+  (void)autograd::grad({y}, {x});
+  REQUIRE_THROWS_AS(autograd::grad({y}, {x}), Error);
+}
+
+TEST_CASE("independent graphs can run backward concurrently on two threads", "[autograd]") {
+  auto work = [](double scale, bool* ok) {
+    *ok = true;
+    for (int it = 0; it < 200; ++it) {
+      Tensor x = leaf64({1, 2, 3});
+      Tensor h = x * scale;
+      (h * h + exp(x)).sum().backward();
+      auto g = x.grad().to_vector<double>();
+      for (int i = 0; i < 3; ++i) {
+        const double xi = i + 1;
+        const double e = 2 * scale * scale * xi + std::exp(xi);
+        if (std::fabs(g[i] - e) > 1e-12 * std::fabs(e)) *ok = false;
+      }
+    }
+  };
+  bool ok1 = false, ok2 = false;
+  std::thread t1(work, 2.0, &ok1), t2(work, -3.0, &ok2);
+  t1.join();
+  t2.join();
+  REQUIRE(ok1);
+  REQUIRE(ok2);
 }

@@ -344,7 +344,7 @@ TEST_CASE("views share storage: writes through a view reach the base", "[tensor]
   REQUIRE(x.select(1, 3).select(0, 2).item() == 100.0);
 }
 
-TEST_CASE("view on a non-viewable layout throws; reshape copies", "[tensor]") {
+TEST_CASE("view on a non-viewable layout throws - reshape copies", "[tensor]") {
   Tensor x = arange(6, DType::f32).reshape({2, 3});
   Tensor t = x.t();
   REQUIRE_THROWS_AS(t.view({6}), Error);
@@ -494,7 +494,7 @@ TEST_CASE("get_rng_state / set_rng_state replay the stream", "[tensor]") {
   REQUIRE(vals<int64_t>(randint(0, 1000, {50})) == vals<int64_t>(b));
 }
 
-TEST_CASE("rand is in [0,1), randn has mean 0 and std 1, randint stays in range", "[tensor]") {
+TEST_CASE("rand is in the unit interval, randn has mean 0 and std 1, randint stays in range", "[tensor]") {
   manual_seed(2024);
   const int n = 100000;
   auto u = vals<float>(rand({n}));
