@@ -8,6 +8,7 @@
 
 #include "galen/core/error.h"
 #include "galen/kernels/backend.h"
+#include "galen/kernels/cpu/allocator.h"
 #include "galen/kernels/cpu/cpu_kernels.h"
 
 namespace galen {
@@ -27,16 +28,9 @@ class CpuBackend final : public Backend {
   DeviceType type() const override { return DeviceType::CPU; }
   const char* name() const override { return "cpu"; }
 
-  void* allocate(size_t nbytes, int) override {
-    // aligned_alloc needs a size that is a multiple of the alignment (and > 0
-    // so that every allocation is a distinct, freeable pointer).
-    const size_t n = nbytes == 0 ? 64 : (nbytes + 63) / 64 * 64;
-    GALEN_CHECK(n >= nbytes, "cpu: allocation of ", nbytes, " bytes is too large");
-    void* p = std::aligned_alloc(64, n);
-    GALEN_CHECK(p != nullptr, "cpu: out of memory allocating ", nbytes, " bytes");
-    return p;
-  }
-  void deallocate(void* p, size_t, int) override { std::free(p); }
+  // 64-byte aligned, large blocks cached: see allocator.h.
+  void* allocate(size_t nbytes, int) override { return cpu_alloc(nbytes); }
+  void deallocate(void* p, size_t nbytes, int) override { cpu_free(p, nbytes); }
   void copy_from_host(void* dst, const void* src, size_t n, int) override {
     if (n) std::memcpy(dst, src, n);
   }
