@@ -128,3 +128,35 @@ const char* reduce_name(ReduceOp op) {
 }
 
 }  // namespace galen::kernels
+
+namespace galen::kernels {
+
+// Defaults for the primitives added with the layers: a backend that lacks one
+// reports it as the standard no-kernel error instead of failing to link.
+void Backend::im2col(DType dt, const void*, const Conv2dGeometry&, void*) { no_kernel("im2col", type(), dt); }
+void Backend::col2im(DType dt, const void*, const Conv2dGeometry&, void*) { no_kernel("col2im", type(), dt); }
+void Backend::max_pool2d(DType dt, const void*, int64_t, const Conv2dGeometry&, void*, int64_t*) {
+  no_kernel("max_pool2d", type(), dt);
+}
+void Backend::max_pool2d_backward(DType dt, const void*, const int64_t*, int64_t, const Conv2dGeometry&, void*) {
+  no_kernel("max_pool2d_backward", type(), dt);
+}
+void Backend::avg_pool2d(DType dt, const void*, int64_t, const Conv2dGeometry&, bool, void*) {
+  no_kernel("avg_pool2d", type(), dt);
+}
+void Backend::avg_pool2d_backward(DType dt, const void*, int64_t, const Conv2dGeometry&, bool, void*) {
+  no_kernel("avg_pool2d_backward", type(), dt);
+}
+void Backend::channel_stats(DType dt, const void*, int64_t, int64_t, int64_t, void*, void*) {
+  no_kernel("channel_stats", type(), dt);
+}
+void Backend::channel_affine(DType dt, const void*, int64_t, int64_t, int64_t, const void*, const void*,
+                             const void*, const void*, void*) {
+  no_kernel("channel_affine", type(), dt);
+}
+void Backend::batch_norm_backward(DType dt, const void*, const void*, int64_t, int64_t, int64_t, const void*,
+                                  const void*, const void*, void*, void*, void*) {
+  no_kernel("batch_norm_backward", type(), dt);
+}
+
+}  // namespace galen::kernels

@@ -72,6 +72,16 @@ const char* reduce_name(ReduceOp op);
 
 enum class RandomDist { Uniform, Normal, RandInt };
 
+// Sizes of one 2-D convolution / pooling window sweep over a (C, H, W) input.
+struct Conv2dGeometry {
+  int64_t C = 0, H = 0, W = 0;     // input channels (per image / per group slice) and size
+  int64_t KH = 1, KW = 1;          // window
+  int64_t SH = 1, SW = 1;          // stride
+  int64_t PH = 0, PW = 0;          // padding (top/left; bottom/right implied by OH/OW)
+  int64_t DH = 1, DW = 1;          // dilation
+  int64_t OH = 0, OW = 0;          // output size
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -159,6 +169,54 @@ class Backend {
   // lanes 0,1); RandInt: integers in [a, b). dtype f32/f64 (RandInt: any).
   virtual void random(RandomDist dist, DType dtype, void* out, int64_t n, uint64_t seed,
                       uint64_t offset, double a, double b) = 0;
+
+  // ---- convolution and pooling (NCHW, contiguous) ----------------------------
+  // One image at a time. x (C, H, W) -> cols (C*KH*KW, OH*OW), row index
+  // (c*KH + kh)*KW + kw, zero where the window reads padding.
+  virtual void im2col(DType dtype, const void* x, const Conv2dGeometry& g, void* cols);
+  // The adjoint: x (C, H, W) += scatter of cols (overwrites x: x = col2im(cols)).
+  virtual void col2im(DType dtype, const void* cols, const Conv2dGeometry& g, void* x);
+  // out (N*C, OH, OW) = max over each window of x (N*C, H, W); indices
+  // (flat h*W + w within the plane, i64) of the first maximum; NaN wins.
+  // Windows that only see padding cannot occur (checked by core).
+  virtual void max_pool2d(DType dtype, const void* x, int64_t planes, const Conv2dGeometry& g, void* out,
+                          int64_t* indices);
+  // gx (N*C, H, W) = 0, then gx[plane, indices[o]] += gout[plane, o].
+  virtual void max_pool2d_backward(DType dtype, const void* gout, const int64_t* indices, int64_t planes,
+                                   const Conv2dGeometry& g, void* gx);
+  // Average over each window; divisor = number of in-bounds elements when
+  // !count_include_pad, else the window clipped to the padded input (PyTorch's rule).
+  virtual void avg_pool2d(DType dtype, const void* x, int64_t planes, const Conv2dGeometry& g,
+                          bool count_include_pad, void* out);
+  virtual void avg_pool2d_backward(DType dtype, const void* gout, int64_t planes, const Conv2dGeometry& g,
+                                   bool count_include_pad, void* gx);
+  // Per-channel batch statistics of x (N, C, S): mean[c], and biased var[c].
+  virtual void channel_stats(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, void* mean,
+                             void* var);
+  // y = (x - mean[c]) * invstd[c] * w[c] + b[c] for x (N, C, S); w/b may be null (1/0).
+  virtual void channel_affine(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, const void* mean,
+                              const void* invstd, const void* w, const void* b, void* y);
+  // Batch-norm backward (training statistics): given x, gy, mean, invstd, w
+  // (null = 1): gx, and per-channel gw = sum(gy * xhat), gb = sum(gy) (each may be null).
+  virtual void batch_norm_backward(DType dtype, const void* x, const void* gy, int64_t N, int64_t C,
+                                   int64_t S, const void* mean, const void* invstd, const void* w, void* gx,
+                                   void* gw, void* gb);
+
+  // Whole-convolution library path (cuDNN on CUDA), used by core's conv2d when
+  // the backend's "conv2d" variant names it; returns false when not offered, and
+  // core falls back to im2col + gemm. x (N, C*groups... see core/ops_nn.cpp):
+  // x (N, Cin, H, W), w (OC, Cin/groups, KH, KW), b (OC) or null, y (N, OC, OH, OW);
+  // g describes one group's input slice (g.C = Cin/groups).
+  virtual bool conv2d_forward(DType dtype, const void* x, const void* w, const void* b, int64_t N,
+                              const Conv2dGeometry& g, int64_t OC, int64_t groups, void* y) {
+    return false;
+  }
+  // gx / gw / gb may each be null (not needed); all outputs are overwritten.
+  virtual bool conv2d_backward(DType dtype, const void* x, const void* w, const void* gy, int64_t N,
+                               const Conv2dGeometry& g, int64_t OC, int64_t groups, void* gx, void* gw,
+                               void* gb) {
+    return false;
+  }
 
   // ---- variants -------------------------------------------------------------
   virtual std::vector<std::string> variants(const std::string& primitive) const { return {}; }

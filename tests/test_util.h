@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -72,3 +73,26 @@ inline CloseReport compare_close(const Tensor& out, const Tensor& ref, double at
       return;                                                                       \
     }                                                                               \
   } while (0)
+
+// ---- coverage registries ---------------------------------------------------------
+// Test files outside tests/core declare which differentiable ops they cover with
+// a gradcheck / a PyTorch parity case; the coverage tests in
+// tests/core/test_gradcheck.cpp and test_parity.cpp accept these names as well.
+//   GALEN_COVERS_GRADCHECK(conv2d);   GALEN_COVERS_PARITY(conv2d);
+namespace galen::test {
+inline std::set<std::string>& gradcheck_covered() {
+  static std::set<std::string> s;
+  return s;
+}
+inline std::set<std::string>& parity_covered() {
+  static std::set<std::string> s;
+  return s;
+}
+struct CoverageRegistrar {
+  CoverageRegistrar(std::set<std::string>& s, const char* name) { s.insert(name); }
+};
+}  // namespace galen::test
+#define GALEN_COVERS_GRADCHECK(op) \
+  static ::galen::test::CoverageRegistrar galen_gc_cover_##op(::galen::test::gradcheck_covered(), #op)
+#define GALEN_COVERS_PARITY(op) \
+  static ::galen::test::CoverageRegistrar galen_pa_cover_##op(::galen::test::parity_covered(), #op)

@@ -644,12 +644,16 @@ TEST_CASE("gradcheck: every differentiable op against finite differences", "[gra
 TEST_CASE("every differentiable op has a gradcheck case", "[gradcheck]") {
   std::string missing;
   for (const std::string& name : differentiable_ops())
-    if (!cases().count(name)) missing += (missing.empty() ? "" : ", ") + name;
+    if (!cases().count(name) && !galen::test::gradcheck_covered().count(name))
+      missing += (missing.empty() ? "" : ", ") + name;
   INFO("differentiable ops without a gradcheck case: " << missing);
   CHECK(missing.empty());
   std::string unknown;
   const auto& reg = differentiable_ops();
   for (const auto& [name, fn] : cases())
+    if (std::find(reg.begin(), reg.end(), name) == reg.end())
+      unknown += (unknown.empty() ? "" : ", ") + name;
+  for (const auto& name : galen::test::gradcheck_covered())
     if (std::find(reg.begin(), reg.end(), name) == reg.end())
       unknown += (unknown.empty() ? "" : ", ") + name;
   INFO("gradcheck cases for names not in differentiable_ops(): " << unknown);
