@@ -10,4 +10,6 @@
 #include "galen/core/random.h"
 #include "galen/core/serialize.h"
 #include "galen/core/tensor.h"
-#include "galen/data/idx.h"
+#include "galen/data/data.h"
+#include "galen/layers/layers.h"
+#include "galen/optim/optim.h"

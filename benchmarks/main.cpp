@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   // The table: order here is the order of the output.
   const std::vector<Bench> benches = {
       bench_matmul(),      bench_add(),         bench_relu(), bench_autograd_overhead(),
-      bench_matmul_cuda(), bench_add_cuda(),
+      bench_conv2d(),      bench_mnist_mlp_epoch(), bench_matmul_cuda(), bench_add_cuda(),
   };
   try {
     return run_all(benches, opts) == 0 ? 0 : 1;

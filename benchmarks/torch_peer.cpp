@@ -36,4 +36,35 @@ std::function<void()> cuda_matmul(int64_t M, int64_t N, int64_t K) {
   };
 }
 
+std::function<void()> mnist_mlp_epoch(const float* images, const int64_t* labels, int64_t n, int64_t batch) {
+  torch::Tensor x = torch::from_blob(const_cast<float*>(images), {n, 784}, torch::kFloat32).clone();
+  torch::Tensor y = torch::from_blob(const_cast<int64_t*>(labels), {n}, torch::kInt64).clone();
+  auto model = torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(784, 128), torch::nn::ReLU(),
+                                     torch::nn::Linear(128, 10));
+  auto opt = std::make_shared<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(1e-3));
+  return [x, y, n, batch, model, opt]() mutable {
+    for (int64_t s = 0; s + batch <= n; s += batch) {
+      torch::Tensor xb = x.narrow(0, s, batch), yb = y.narrow(0, s, batch);
+      opt->zero_grad();
+      torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(xb), yb);
+      loss.backward();
+      opt->step();
+    }
+  };
+}
+
+std::function<void()> conv2d(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t k, int64_t stride,
+                             int64_t pad, bool backward) {
+  torch::Tensor x = torch::randn({N, C, H, W}).requires_grad_(backward);
+  torch::Tensor w = torch::randn({OC, C, k, k}).mul_(0.05).requires_grad_(backward);
+  return [x, w, stride, pad, backward]() mutable {
+    torch::Tensor out = torch::conv2d(x, w, {}, stride, pad);
+    if (backward) {
+      out.sum().backward();
+      x.mutable_grad() = torch::Tensor();
+      w.mutable_grad() = torch::Tensor();
+    }
+  };
+}
+
 }  // namespace galen_bench::torch_peer

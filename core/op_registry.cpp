@@ -22,7 +22,15 @@ const std::vector<std::string>& differentiable_ops() {
       "softmax", "log_softmax",
       // views and copies
       "view", "reshape", "permute", "transpose", "squeeze", "unsqueeze", "flatten", "expand",
-      "narrow", "slice", "select", "contiguous", "clone", "to_dtype"};
+      "narrow", "slice", "select", "contiguous", "clone", "to_dtype",
+      // convolution, pooling, normalization (core/ops_nn.cpp; tests in
+      // tests/kernels/test_kernels_nn.cpp and tests/layers/test_conv_pool_bn.cpp)
+      "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+      // losses (core/ops_loss.cpp)
+      "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
+      "binary_cross_entropy", "binary_cross_entropy_with_logits",
+      // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
+      "leaky_relu", "elu", "dropout", "embedding", "layer_norm"};
   return ops;
 }
 

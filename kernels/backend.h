@@ -207,21 +207,22 @@ class Backend {
   // core falls back to im2col + gemm. x (N, C*groups... see core/ops_nn.cpp):
   // x (N, Cin, H, W), w (OC, Cin/groups, KH, KW), b (OC) or null, y (N, OC, OH, OW);
   // g describes one group's input slice (g.C = Cin/groups).
-  virtual bool conv2d_forward(DType dtype, const void* x, const void* w, const void* b, int64_t N,
-                              const Conv2dGeometry& g, int64_t OC, int64_t groups, void* y) {
+  virtual bool conv2d_forward(DType /*dtype*/, const void* /*x*/, const void* /*w*/, const void* /*b*/,
+                              int64_t /*N*/, const Conv2dGeometry& /*g*/, int64_t /*OC*/, int64_t /*groups*/,
+                              void* /*y*/) {
     return false;
   }
   // gx / gw / gb may each be null (not needed); all outputs are overwritten.
-  virtual bool conv2d_backward(DType dtype, const void* x, const void* w, const void* gy, int64_t N,
-                               const Conv2dGeometry& g, int64_t OC, int64_t groups, void* gx, void* gw,
-                               void* gb) {
+  virtual bool conv2d_backward(DType /*dtype*/, const void* /*x*/, const void* /*w*/, const void* /*gy*/,
+                               int64_t /*N*/, const Conv2dGeometry& /*g*/, int64_t /*OC*/, int64_t /*groups*/,
+                               void* /*gx*/, void* /*gw*/, void* /*gb*/) {
     return false;
   }
 
   // ---- variants -------------------------------------------------------------
-  virtual std::vector<std::string> variants(const std::string& primitive) const { return {}; }
+  virtual std::vector<std::string> variants(const std::string& /*primitive*/) const { return {}; }
   virtual void set_variant(const std::string& primitive, const std::string& variant);
-  virtual std::string variant(const std::string& primitive) const { return ""; }
+  virtual std::string variant(const std::string& /*primitive*/) const { return ""; }
 };
 
 // The backend for a device type: the CPU one always exists; CUDA only when the

@@ -9,6 +9,7 @@
 //   };
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,8 +45,8 @@ class Module : public std::enable_shared_from_this<Module> {
     register_module_impl(name, m);
     return m;
   }
-  // Replaces an existing child (e.g. a model's head), keeping its name.
-  void replace_module(const std::string& name, std::shared_ptr<Module> m);
+  // Replaces an existing child (e.g. a model's head), keeping its name and place.
+  virtual void replace_module(const std::string& name, std::shared_ptr<Module> m);
 
   // ---- traversal ---------------------------------------------------------------
   // Depth-first, registration order, keys joined with '.'.
@@ -88,51 +89,68 @@ class Module : public std::enable_shared_from_this<Module> {
   void apply(const std::function<void(Module&)>& fn);
   int64_t num_parameters() const;
 
-  // A readable tree ("Sequential(\n  (0): Linear(in=784, out=128, bias=true) ...").
+  // A readable tree, formatted as PyTorch prints modules:
+  //   Sequential(
+  //     (0): Linear(in_features=784, out_features=128, bias=True)
+  //     (1): ReLU()
+  //   )
   virtual std::string repr() const;
 
  protected:
   // One line describing this module's own settings, used by repr().
   virtual std::string extra_repr() const { return ""; }
+  // The children in registration order (containers iterate this, so a
+  // replace_module() is seen by their forward).
+  const std::deque<std::pair<std::string, std::shared_ptr<Module>>>& children_list() const { return children_; }
   bool training_ = true;
 
  private:
   void register_module_impl(const std::string& name, std::shared_ptr<Module> m);
   void check_name(const std::string& name, const char* what) const;
-  // Ordered (name, value) lists; std::map would reorder keys.
-  std::vector<std::pair<std::string, Tensor>> params_;
-  std::vector<std::pair<std::string, Tensor>> buffers_;
-  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  // Every registered parameter and buffer of this subtree, each TensorImpl once.
+  std::vector<Tensor> unique_tensors();
+  // Ordered (name, value) lists; std::map would reorder keys. A deque keeps the
+  // references returned by register_parameter / register_buffer valid as more
+  // are registered.
+  std::deque<std::pair<std::string, Tensor>> params_;
+  std::deque<std::pair<std::string, Tensor>> buffers_;
+  std::deque<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+// Python's repr() of a float ("0.01", "1.0", "1e-05"), for extra_repr strings
+// that read exactly like PyTorch's.
+std::string py_float(double v);
+
 // Modules in sequence, named "0", "1", ...; forward chains them.
+//   auto net = std::make_shared<Sequential>(Sequential::List{fc1, relu, fc2});
 class Sequential : public Module {
  public:
+  using List = std::vector<std::shared_ptr<Module>>;
   Sequential() = default;
-  explicit Sequential(std::vector<std::shared_ptr<Module>> modules);
+  explicit Sequential(List modules);
   std::string name() const override { return "Sequential"; }
   Sequential& push_back(std::shared_ptr<Module> m);
   Tensor forward(const Tensor& x) override;
-  size_t size() const { return modules_.size(); }
+  size_t size() const { return children_list().size(); }
   std::shared_ptr<Module> operator[](size_t i) const;
-
- private:
-  std::vector<std::shared_ptr<Module>> modules_;
 };
 
 // A list of modules named "0", "1", ... with no forward of its own.
+// Iterating yields the modules (std::shared_ptr<Module>).
 class ModuleList : public Module {
  public:
   ModuleList() = default;
   explicit ModuleList(std::vector<std::shared_ptr<Module>> modules);
   std::string name() const override { return "ModuleList"; }
   ModuleList& push_back(std::shared_ptr<Module> m);
-  size_t size() const { return modules_.size(); }
+  size_t size() const { return children_list().size(); }
   std::shared_ptr<Module> operator[](size_t i) const;
-  auto begin() const { return modules_.begin(); }
-  auto end() const { return modules_.end(); }
+  void replace_module(const std::string& name, std::shared_ptr<Module> m) override;
+  std::vector<std::shared_ptr<Module>>::const_iterator begin() const { return modules_.begin(); }
+  std::vector<std::shared_ptr<Module>>::const_iterator end() const { return modules_.end(); }
 
  private:
+  // Mirrors children_list() for iteration; push_back and replace_module keep it in sync.
   std::vector<std::shared_ptr<Module>> modules_;
 };
 

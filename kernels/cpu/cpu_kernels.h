@@ -45,4 +45,22 @@ void minmax_i64(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx);
 void random(RandomDist dist, DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset,
             double a, double b);
 
+// nn.cpp: convolution (im2col / col2im), pooling, batch norm.
+void im2col(DType dt, const void* x, const Conv2dGeometry& g, void* cols);
+void col2im(DType dt, const void* cols, const Conv2dGeometry& g, void* x);
+void max_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g, void* out,
+                int64_t* indices);
+void max_pool2d_backward(DType dt, const void* gout, const int64_t* indices, int64_t planes,
+                         const Conv2dGeometry& g, void* gx);
+void avg_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g,
+                bool count_include_pad, void* out);
+void avg_pool2d_backward(DType dt, const void* gout, int64_t planes, const Conv2dGeometry& g,
+                         bool count_include_pad, void* gx);
+void channel_stats(DType dt, const void* x, int64_t N, int64_t C, int64_t S, void* mean, void* var);
+void channel_affine(DType dt, const void* x, int64_t N, int64_t C, int64_t S, const void* mean,
+                    const void* invstd, const void* w, const void* b, void* y);
+void batch_norm_backward(DType dt, const void* x, const void* gy, int64_t N, int64_t C, int64_t S,
+                         const void* mean, const void* invstd, const void* w, void* gx, void* gw,
+                         void* gb);
+
 }  // namespace galen::kernels::cpu

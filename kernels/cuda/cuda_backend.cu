@@ -1,7 +1,7 @@
 // The CUDA backend object: registration, device count, the caching device
-// allocator, byte copies, pinned host memory and the gemm variant switch.
-// The kernels themselves live in elementwise.cu, reduce.cu, gemm.cu, index.cu
-// and random.cu.
+// allocator, byte copies, pinned host memory and the gemm / conv2d variant
+// switches. The kernels themselves live in elementwise.cu, reduce.cu, gemm.cu,
+// index.cu, random.cu, nn.cu and conv_cudnn.cu.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -215,6 +215,7 @@ void CudaBackend::synchronize(int device) {
 
 std::vector<std::string> CudaBackend::variants(const std::string& primitive) const {
   if (primitive == "gemm") return {"cublas", "tiled"};
+  if (primitive == "conv2d") return {"im2col", "cudnn"};
   return {};
 }
 
@@ -230,11 +231,23 @@ void CudaBackend::set_variant(const std::string& primitive, const std::string& v
     }
     GALEN_FAIL("cuda backend: gemm has variants cublas, tiled; got '", variant, "'");
   }
+  if (primitive == "conv2d") {
+    if (variant == "cudnn") {
+      conv_variant_.store(kConvCudnn);
+      return;
+    }
+    if (variant == "im2col") {
+      conv_variant_.store(kConvIm2col);
+      return;
+    }
+    GALEN_FAIL("cuda backend: conv2d has variants im2col, cudnn; got '", variant, "'");
+  }
   Backend::set_variant(primitive, variant);
 }
 
 std::string CudaBackend::variant(const std::string& primitive) const {
   if (primitive == "gemm") return gemm_variant_.load() == kGemmTiled ? "tiled" : "cublas";
+  if (primitive == "conv2d") return conv_variant_.load() == kConvCudnn ? "cudnn" : "im2col";
   return "";
 }
 

@@ -70,6 +70,36 @@ class CudaBackend final : public Backend {
   void random(RandomDist dist, DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
               double a, double b) override;
 
+  // Convolution, pooling and batch norm (nn.cu): gather-style kernels, no atomics,
+  // so every result is deterministic.
+  void im2col(DType dtype, const void* x, const Conv2dGeometry& g, void* cols) override;
+  void col2im(DType dtype, const void* cols, const Conv2dGeometry& g, void* x) override;
+  void max_pool2d(DType dtype, const void* x, int64_t planes, const Conv2dGeometry& g, void* out,
+                  int64_t* indices) override;
+  void max_pool2d_backward(DType dtype, const void* gout, const int64_t* indices, int64_t planes,
+                           const Conv2dGeometry& g, void* gx) override;
+  void avg_pool2d(DType dtype, const void* x, int64_t planes, const Conv2dGeometry& g,
+                  bool count_include_pad, void* out) override;
+  void avg_pool2d_backward(DType dtype, const void* gout, int64_t planes, const Conv2dGeometry& g,
+                           bool count_include_pad, void* gx) override;
+  void channel_stats(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, void* mean,
+                     void* var) override;
+  void channel_affine(DType dtype, const void* x, int64_t N, int64_t C, int64_t S,
+                      const void* mean, const void* invstd, const void* w, const void* b,
+                      void* y) override;
+  void batch_norm_backward(DType dtype, const void* x, const void* gy, int64_t N, int64_t C,
+                           int64_t S, const void* mean, const void* invstd, const void* w,
+                           void* gx, void* gw, void* gb) override;
+
+  // cuDNN convolution (conv_cudnn.cu) when the "conv2d" variant is "cudnn";
+  // false for the "im2col" variant and for what cuDNN cannot express or run
+  // (see conv_cudnn.cu), so core falls back to im2col + gemm.
+  bool conv2d_forward(DType dtype, const void* x, const void* w, const void* b, int64_t N,
+                      const Conv2dGeometry& g, int64_t OC, int64_t groups, void* y) override;
+  bool conv2d_backward(DType dtype, const void* x, const void* w, const void* gy, int64_t N,
+                       const Conv2dGeometry& g, int64_t OC, int64_t groups, void* gx, void* gw,
+                       void* gb) override;
+
   std::vector<std::string> variants(const std::string& primitive) const override;
   void set_variant(const std::string& primitive, const std::string& variant) override;
   std::string variant(const std::string& primitive) const override;
@@ -77,6 +107,10 @@ class CudaBackend final : public Backend {
  private:
   enum GemmVariant : int { kGemmCublas = 0, kGemmTiled = 1 };
   std::atomic<int> gemm_variant_{kGemmCublas};
+  // Default "im2col" until the cuDNN path has passed tests/cuda/test_cuda_nn.cpp on
+  // a GPU (it was written on a machine without one); then make kConvCudnn the default.
+  enum ConvVariant : int { kConvCudnn = 0, kConvIm2col = 1 };
+  std::atomic<int> conv_variant_{kConvIm2col};
 
   void gemm_cublas(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    double alpha, const void* A, int64_t lda, int64_t sa, const void* B,
@@ -93,5 +127,11 @@ int current_sm_count();
 // Device scratch memory from the caching allocator, on the current device.
 void* scratch_alloc(size_t nbytes);
 void scratch_free(void* p);
+
+// Per-channel sums over x viewed as (N, C, S) (nn.cu), for the conv bias gradient:
+// out[c] = sum over n, s of x[n, c, s], accumulated in double, deterministic.
+void channel_sum(DType dtype, const void* x, int64_t N, int64_t C, int64_t S, void* out);
+// y (N, C, S) += b[c] (nn.cu), for the conv bias.
+void add_channel_bias(DType dtype, void* y, int64_t N, int64_t C, int64_t S, const void* b);
 
 }  // namespace galen::kernels::cuda

@@ -13,6 +13,7 @@
 #include "galen/kernels/backend.h"
 #include "galen/kernels/philox.h"
 #include "galen/kernels/ref/dispatch.h"
+#include "galen/kernels/ref/ref_nn.h"
 
 namespace galen::kernels {
 namespace {
@@ -467,6 +468,39 @@ class RefBackend final : public Backend {
                                                      ? philox::uniform(seed, offset, i, dbl, a, b)
                                                      : philox::normal(seed, offset, i, a, b));
     });
+  }
+
+  // ---- convolution, pooling, batch norm: the loops live in ref_nn.cpp ----------
+  void im2col(DType dt, const void* x, const Conv2dGeometry& g, void* cols) override { ref::im2col(dt, x, g, cols); }
+  void col2im(DType dt, const void* cols, const Conv2dGeometry& g, void* x) override { ref::col2im(dt, cols, g, x); }
+  void max_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g, void* out,
+                  int64_t* indices) override {
+    ref::max_pool2d(dt, x, planes, g, out, indices);
+  }
+  void max_pool2d_backward(DType dt, const void* gout, const int64_t* indices, int64_t planes,
+                           const Conv2dGeometry& g, void* gx) override {
+    ref::max_pool2d_backward(dt, gout, indices, planes, g, gx);
+  }
+  void avg_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g, bool cip,
+                  void* out) override {
+    ref::avg_pool2d(dt, x, planes, g, cip, out);
+  }
+  void avg_pool2d_backward(DType dt, const void* gout, int64_t planes, const Conv2dGeometry& g, bool cip,
+                           void* gx) override {
+    ref::avg_pool2d_backward(dt, gout, planes, g, cip, gx);
+  }
+  void channel_stats(DType dt, const void* x, int64_t N, int64_t C, int64_t S, void* mean,
+                     void* var) override {
+    ref::channel_stats(dt, x, N, C, S, mean, var);
+  }
+  void channel_affine(DType dt, const void* x, int64_t N, int64_t C, int64_t S, const void* mean,
+                      const void* invstd, const void* w, const void* b, void* y) override {
+    ref::channel_affine(dt, x, N, C, S, mean, invstd, w, b, y);
+  }
+  void batch_norm_backward(DType dt, const void* x, const void* gy, int64_t N, int64_t C, int64_t S,
+                           const void* mean, const void* invstd, const void* w, void* gx, void* gw,
+                           void* gb) override {
+    ref::batch_norm_backward(dt, x, gy, N, C, S, mean, invstd, w, gx, gw, gb);
   }
 };
 
