@@ -159,4 +159,8 @@ void Backend::batch_norm_backward(DType dt, const void*, const void*, int64_t, i
   no_kernel("batch_norm_backward", type(), dt);
 }
 
+void Backend::adam_step(DType dt, void*, const void*, void*, void*, void*, int64_t, const AdamParams&) {
+  no_kernel("adam_step", type(), dt);
+}
+
 }  // namespace galen::kernels

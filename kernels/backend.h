@@ -22,6 +22,7 @@
 
 #include "galen/core/device.h"
 #include "galen/core/dtype.h"
+#include "galen/kernels/optim_math.h"
 
 namespace galen::kernels {
 
@@ -218,6 +219,12 @@ class Backend {
                                void* /*gx*/, void* /*gw*/, void* /*gb*/) {
     return false;
   }
+
+  // ---- fused optimizer steps ---------------------------------------------------
+  // Adam/AdamW over n contiguous elements of p, g, m, v (vmax only with
+  // amsgrad), element formula kernels::adam_element (optim_math.h). f32/f64.
+  virtual void adam_step(DType dtype, void* p, const void* g, void* m, void* v, void* vmax, int64_t n,
+                         const AdamParams& a);
 
   // ---- variants -------------------------------------------------------------
   virtual std::vector<std::string> variants(const std::string& /*primitive*/) const { return {}; }

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "galen/core/ops.h"
+#include "galen/kernels/backend.h"
 
 namespace galen::optim {
 
@@ -50,6 +51,31 @@ void Adam::update(const ParamGroup& g, Tensor& p, const Tensor& grad_in, std::ma
     if (amsgrad) st["max_exp_avg_sq"] = zeros_like(p);
   }
   const double step = increment_step(st);
+  const double bc1 = 1.0 - std::pow(b1, step);
+  const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, step));
+  // Fused path: one backend kernel reads p, grad and state once (same formula,
+  // kernels/optim_math.h). Needs contiguous tensors of one floating dtype.
+  const Tensor g_c = grad_in.dtype() == p.dtype() ? grad_in.contiguous() : grad_in.to(p.dtype()).contiguous();
+  Tensor& m0 = st["exp_avg"];
+  Tensor& v0 = st["exp_avg_sq"];
+  if (p.is_contiguous() && m0.is_contiguous() && v0.is_contiguous() &&
+      (p.dtype() == DType::f32 || p.dtype() == DType::f64) && m0.dtype() == p.dtype() && v0.dtype() == p.dtype() &&
+      (!amsgrad || st["max_exp_avg_sq"].is_contiguous())) {
+    kernels::AdamParams a;
+    a.lr = lr;
+    a.beta1 = b1;
+    a.beta2 = b2;
+    a.eps = eps;
+    a.weight_decay = wd;
+    a.bias_correction1 = bc1;
+    a.bias_correction2_sqrt = bc2_sqrt;
+    a.decoupled = decoupled_;
+    a.amsgrad = amsgrad;
+    kernels::backend(p.device().type)
+        .adam_step(p.dtype(), p.data_ptr(), g_c.data_ptr(), m0.data_ptr(), v0.data_ptr(),
+                   amsgrad ? st["max_exp_avg_sq"].data_ptr() : nullptr, p.numel(), a);
+    return;
+  }
   Tensor grad = grad_in;
   if (decoupled_) {
     p.mul_(1.0 - lr * wd);
@@ -60,8 +86,6 @@ void Adam::update(const ParamGroup& g, Tensor& p, const Tensor& grad_in, std::ma
   Tensor& v = st["exp_avg_sq"];
   m.mul_(b1).add_(grad, 1.0 - b1);
   v.mul_(b2).add_(grad * grad, 1.0 - b2);
-  const double bc1 = 1.0 - std::pow(b1, step);
-  const double bc2_sqrt = std::sqrt(1.0 - std::pow(b2, step));
   Tensor denom;
   if (amsgrad) {
     Tensor& vmax = st["max_exp_avg_sq"];

@@ -104,6 +104,10 @@ class CpuBackend final : public Backend {
   void minmax_i64(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) override {
     cpu::minmax_i64(x, n, mn, mx);
   }
+  void adam_step(DType dt, void* p, const void* g, void* m, void* v, void* vmax, int64_t n,
+                 const AdamParams& a) override {
+    cpu::adam_step(dt, p, g, m, v, vmax, n, a);
+  }
   void random(RandomDist dist, DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset,
               double a, double b) override {
     cpu::random(dist, dt, out, n, seed, offset, a, b);

@@ -63,4 +63,7 @@ void batch_norm_backward(DType dt, const void* x, const void* gy, int64_t N, int
                          const void* mean, const void* invstd, const void* w, void* gx, void* gw,
                          void* gb);
 
+// Fused optimizer steps (optim.cpp).
+void adam_step(DType dt, void* p, const void* g, void* m, void* v, void* vmax, int64_t n, const AdamParams& a);
+
 }  // namespace galen::kernels::cpu

@@ -70,6 +70,10 @@ class CudaBackend final : public Backend {
   void random(RandomDist dist, DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
               double a, double b) override;
 
+  // Fused optimizer steps (optim.cu).
+  void adam_step(DType dtype, void* p, const void* g, void* m, void* v, void* vmax, int64_t n,
+                 const AdamParams& a) override;
+
   // Convolution, pooling and batch norm (nn.cu): gather-style kernels, no atomics,
   // so every result is deterministic.
   void im2col(DType dtype, const void* x, const Conv2dGeometry& g, void* cols) override;

@@ -448,6 +448,19 @@ class RefBackend final : public Backend {
     }
   }
 
+  void adam_step(DType dt, void* p, const void* g, void* m, void* v, void* vmax, int64_t n,
+                 const AdamParams& a) override {
+    auto run = [&](auto* P) {
+      using T = std::remove_pointer_t<decltype(P)>;
+      T* vm = static_cast<T*>(vmax);
+      for (int64_t i = 0; i < n; ++i)
+        adam_element<T>(P[i], static_cast<const T*>(g)[i], static_cast<T*>(m)[i], static_cast<T*>(v)[i],
+                        a.amsgrad ? vm + i : nullptr, a);
+    };
+    if (dt == DType::f32) run(static_cast<float*>(p));
+    else if (dt == DType::f64) run(static_cast<double*>(p));
+    else no_kernel("adam_step", kDev, dt);
+  }
   void random(RandomDist dist, DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset,
               double a, double b) override {
     if (dist == RandomDist::RandInt) {
