@@ -39,10 +39,10 @@ std::function<void()> cuda_matmul(int64_t M, int64_t N, int64_t K) {
 std::function<void()> mnist_mlp_epoch(const float* images, const int64_t* labels, int64_t n, int64_t batch) {
   torch::Tensor x = torch::from_blob(const_cast<float*>(images), {n, 784}, torch::kFloat32).clone();
   torch::Tensor y = torch::from_blob(const_cast<int64_t*>(labels), {n}, torch::kInt64).clone();
-  auto model = torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(784, 128), torch::nn::ReLU(),
-                                     torch::nn::Linear(128, 10));
-  auto opt = std::make_shared<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(1e-3));
-  return [x, y, n, batch, model, opt]() mutable {
+  return [x, y, n, batch]() mutable {
+    auto model = torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(784, 128), torch::nn::ReLU(),
+                                       torch::nn::Linear(128, 10));
+    auto opt = std::make_shared<torch::optim::Adam>(model->parameters(), torch::optim::AdamOptions(1e-3));
     for (int64_t s = 0; s + batch <= n; s += batch) {
       torch::Tensor xb = x.narrow(0, s, batch), yb = y.narrow(0, s, batch);
       opt->zero_grad();

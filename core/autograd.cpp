@@ -19,6 +19,15 @@ thread_local bool t_grad_mode = true;
 std::atomic<uint64_t> g_sequence{0};
 std::atomic<int> g_hook_id{0};
 
+// True when nobody else can see `t`'s memory: the engine's handle is the only
+// one, it owns its whole storage and is dense. Then the leaf may keep it as its
+// .grad without a copy (as PyTorch does); otherwise AccumulateGrad clones.
+bool owns_its_buffer(const Tensor& t) {
+  const auto& impl = t.impl_ptr();
+  return impl.use_count() == 1 && impl->storage.use_count() == 1 && impl->offset == 0 && t.is_contiguous() &&
+         impl->storage->nbytes() == static_cast<size_t>(t.numel()) * t.element_size() && !t.requires_grad();
+}
+
 // The leaf's gradient sink. Holds the leaf weakly (the leaf owns this node).
 class AccumulateGrad : public Node {
  public:
@@ -31,7 +40,7 @@ class AccumulateGrad : public Node {
     // both inputs the same tensor) and optimizers update .grad in place.
     NoGradGuard ng;
     if (meta->grad.defined()) meta->grad = galen::add(meta->grad, grad);
-    else meta->grad = grad.clone();
+    else meta->grad = owns_its_buffer(grad) ? grad.detach() : grad.clone();
     return {};
   }
   std::string name() const override { return "AccumulateGrad"; }

@@ -25,12 +25,13 @@ struct Args {
   std::string device = "cpu";
   std::string checkpoint = "mnist_mlp.ckpt.safetensors";
   bool resume = false;
+  bool cosine = false;  // cosine-annealed learning rate over all steps (per batch)
 };
 
 inline void usage(const char* argv0) {
   std::printf(
       "usage: %s [--data DIR] [--epochs N] [--batch B] [--lr LR] [--device cpu|cuda] [--threads T]\n"
-      "          [--workers W] [--seed S] [--checkpoint PATH] [--resume]\n"
+      "          [--workers W] [--seed S] [--checkpoint PATH] [--resume] [--cosine|--constant-lr]\n"
       "DIR holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and\n"
       "t10k-labels-idx1-ubyte (each optionally .gz): MNIST via tools/fetch_mnist.sh, or\n"
       "Fashion-MNIST from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).\n",
@@ -92,6 +93,8 @@ inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Mo
       else if (k == "--seed") a.seed = std::stoull(next());
       else if (k == "--checkpoint") a.checkpoint = next();
       else if (k == "--resume") a.resume = true;
+      else if (k == "--cosine") a.cosine = true;
+      else if (k == "--constant-lr") a.cosine = false;
       else if (k == "--help" || k == "-h") { usage(argv[0]); return 0; }
       else { usage(argv[0]); return 2; }
     } catch (const std::exception&) {
@@ -117,11 +120,16 @@ inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Mo
     optim::Adam opt(model->parameters(), optim::AdamOptions{a.lr});
     std::printf("%s\n%lld parameters\n", model->repr().c_str(), (long long)model->num_parameters());
 
+    const int64_t batches = (xtr.size(0) + a.batch - 1) / a.batch;
+    std::unique_ptr<optim::CosineAnnealingLR> sched;
+    if (a.cosine) sched = std::make_unique<optim::CosineAnnealingLR>(opt, a.epochs * batches);
+
     int start_epoch = 0;
     if (a.resume && std::filesystem::exists(a.checkpoint)) {
       data::Checkpoint ck = data::load_checkpoint(a.checkpoint);
       model->load_state_dict(ck.model);
       opt.load_state_dict(ck.optimizer);
+      if (sched) sched->load_state_dict(ck.scheduler);
       set_rng_state(ck.rng);
       start_epoch = static_cast<int>(ck.epoch);
       std::printf("resumed from %s after epoch %d\n", a.checkpoint.c_str(), start_epoch);
@@ -137,7 +145,6 @@ inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Mo
     data::DataLoader loader(train, lo);
     loader.set_epoch(start_epoch);  // the shuffle order of epoch e depends only on (seed, e)
 
-    const int64_t batches = (xtr.size(0) + a.batch - 1) / a.batch;
     data::Progress progress(a.epochs, batches);
     for (int epoch = start_epoch; epoch < a.epochs; ++epoch) {
       progress.start_epoch(epoch);
@@ -149,6 +156,7 @@ inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Mo
         opt.zero_grad();
         loss.backward();
         opt.step();
+        if (sched) sched->step();
         {
           NoGradGuard ng;
           correct += sum(eq(argmax(logits, 1), y).to(DType::i64)).item();
@@ -164,6 +172,7 @@ inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Mo
       data::Checkpoint ck;
       ck.model = model->state_dict();
       ck.optimizer = opt.state_dict();
+      if (sched) ck.scheduler = sched->state_dict();
       ck.epoch = epoch + 1;
       ck.rng = get_rng_state();
       data::save_checkpoint(a.checkpoint, ck);

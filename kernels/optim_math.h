@@ -18,6 +18,10 @@ struct AdamParams {
   bool amsgrad = false;
 };
 
+// sqrt in the element type (float math for f32, as torch computes it).
+GALEN_HD float sqrt_t(float x) { return ::sqrtf(x); }
+GALEN_HD double sqrt_t(double x) { return ::sqrt(x); }
+
 // One element: p, m, v (and vmax with amsgrad) are updated in place.
 template <typename T>
 GALEN_HD void adam_element(T& p, T g, T& m, T& v, T* vmax, const AdamParams& a) {
@@ -30,7 +34,7 @@ GALEN_HD void adam_element(T& p, T g, T& m, T& v, T* vmax, const AdamParams& a) 
     if (!(*vmax >= v)) *vmax = v;
     vv = *vmax;
   }
-  const T denom = ::sqrt(vv) / static_cast<T>(a.bias_correction2_sqrt) + static_cast<T>(a.eps);
+  const T denom = sqrt_t(vv) / static_cast<T>(a.bias_correction2_sqrt) + static_cast<T>(a.eps);
   p = p + (m / denom) * static_cast<T>(-(a.lr / a.bias_correction1));
 }
 

@@ -13,7 +13,7 @@ namespace galen::kernels {
 namespace {
 
 constexpr size_t kAlign = 64;
-constexpr size_t kLarge = size_t(1) << 20;
+constexpr size_t kLarge = size_t(64) << 10;
 
 size_t size_class(size_t n) {
   if (n < kLarge) return n == 0 ? kAlign : (n + kAlign - 1) / kAlign * kAlign;

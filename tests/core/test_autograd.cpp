@@ -681,3 +681,23 @@ TEST_CASE("independent graphs can run backward concurrently on two threads", "[a
   REQUIRE(ok1);
   REQUIRE(ok2);
 }
+
+TEST_CASE("leaf gradients never alias each other, even when the engine hands over its buffer",
+          "[autograd]") {
+  // add's backward passes the same gradient tensor to both inputs: only one of
+  // them may take it without a copy.
+  Tensor a = ones({4}).requires_grad_(), b = ones({4}).requires_grad_();
+  (a + b).sum().backward();
+  REQUIRE(a.grad().data_ptr() != b.grad().data_ptr());
+  {
+    NoGradGuard ng;
+    a.grad().mul_(3.0);  // as gradient clipping does
+  }
+  REQUIRE(b.grad().to_vector<float>() == std::vector<float>{1, 1, 1, 1});
+  // A gradient that is a view of a larger buffer (cat's backward) is copied.
+  Tensor c = ones({2}).requires_grad_(), d = ones({3}).requires_grad_();
+  cat({c, d}).sum().backward();
+  REQUIRE(c.grad().numel() == 2);
+  REQUIRE(d.grad().storage_offset() == 0);
+  REQUIRE(d.grad().is_contiguous());
+}
