@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "galen/core/json.h"
+#include "layers/parity_net.h"
 #include "test_util.h"
 
 using namespace galen;
@@ -100,23 +101,7 @@ void replay(const std::string &c, const json::Value &meta, DType dt, double atol
   }
 }
 
-// The same structure as tools/make_layer_fixtures.py's Net.
-struct ParityNet : Module {
-  std::shared_ptr<Sequential> features = register_module(
-      "features",
-      std::make_shared<Sequential>(Sequential::List{std::make_shared<Linear>(6, 8), std::make_shared<ReLU>(),
-                                                    std::make_shared<LayerNorm>(8), std::make_shared<Dropout>(0.5)}));
-  std::shared_ptr<ModuleList> blocks =
-      register_module("blocks", std::make_shared<ModuleList>(std::vector<std::shared_ptr<Module>>{
-                                    std::make_shared<Linear>(8, 8), std::make_shared<Linear>(8, 4)}));
-  std::shared_ptr<Linear> head = register_module("head", std::make_shared<Linear>(4, 3));
-  std::string name() const override { return "Net"; }
-  Tensor forward(const Tensor &x) override {
-    Tensor h = features->forward(x);
-    for (const auto &b : *blocks) h = tanh(b->forward(h));
-    return head->forward(h);
-  }
-};
+using ParityNet = galen::test::ParityNet;
 
 using Args = std::vector<Tensor>;
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/parity_net.h"
 #include "test_util.h"
 
 using namespace galen;
@@ -11,24 +12,7 @@ using namespace galen::nn;
 
 namespace {
 
-// The same structure as tools/make_layer_fixtures.py's Net.
-struct Net : Module {
-  std::shared_ptr<Sequential> features = register_module(
-      "features",
-      std::make_shared<Sequential>(Sequential::List{std::make_shared<Linear>(6, 8), std::make_shared<ReLU>(),
-                                                    std::make_shared<LayerNorm>(8), std::make_shared<Dropout>(0.5)}));
-  std::shared_ptr<ModuleList> blocks =
-      register_module("blocks", std::make_shared<ModuleList>(std::vector<std::shared_ptr<Module>>{
-                                    std::make_shared<Linear>(8, 8), std::make_shared<Linear>(8, 4)}));
-  std::shared_ptr<Linear> head = register_module("head", std::make_shared<Linear>(4, 3));
-
-  std::string name() const override { return "Net"; }
-  Tensor forward(const Tensor &x) override {
-    Tensor h = features->forward(x);
-    for (const auto &b : *blocks) h = tanh(b->forward(h));
-    return head->forward(h);
-  }
-};
+using Net = galen::test::ParityNet;
 
 // A module with a buffer and a parameter of its own, for buffer handling.
 struct WithBuffer : Module {
