@@ -531,11 +531,9 @@ Tensor& Tensor::copy_(const Tensor& src) {
   GALEN_CHECK_DEFINED("copy_");
   detail::check_defined("copy_", src, "source");
   check_inplace(*this, "copy_");
-  broadcast_shapes(src.sizes(), sizes(), "copy_");
+  GALEN_CHECK(broadcast_shapes(src.sizes(), sizes(), "copy_") == sizes(), "copy_: source shape ", src.sizes(),
+              " does not broadcast to destination shape ", sizes());
   Tensor s = src.device() == device() ? src : src.to(device());
-  GALEN_CHECK(static_cast<int64_t>(broadcast_shapes(s.sizes(), sizes(), "copy_").size()) == dim() &&
-                  broadcast_shapes(s.sizes(), sizes(), "copy_") == sizes(),
-              "copy_: source shape ", src.sizes(), " does not broadcast to destination shape ", sizes());
   if (numel() == 0) return *this;
   // A source that overlaps the destination is read fully before writing.
   if (s.impl()->storage == impl_->storage) s = s.clone();
