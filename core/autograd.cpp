@@ -216,8 +216,11 @@ void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<
   while (!ready.empty()) {
     Node* n = ready.top();
     ready.pop();
-    Tensor g = grads.count(n) ? grads[n] : Tensor();
-    grads.erase(n);
+    Tensor g;
+    if (auto it = grads.find(n); it != grads.end()) {
+      g = std::move(it->second);
+      grads.erase(it);
+    }
     std::vector<Tensor> outs;
     if (g.defined()) {
       for (auto& [id, hook] : n->pre_hooks) {

@@ -26,15 +26,8 @@ Tensor checked_index(const char* op, const Tensor& index, int64_t bound, const c
   Tensor idx = index.to(DType::i64).contiguous();
   const int64_t n = idx.numel();
   if (n == 0) return idx;
-  int64_t mn = 0, mx = 0;
-  if (idx.device().is_cpu()) {
-    backend_of(idx).minmax_i64(static_cast<const int64_t*>(idx.data_ptr()), n, &mn, &mx);
-  } else {
-    // Reduce on the device, then read the two numbers back.
-    Tensor flat = idx.reshape({-1});
-    mn = static_cast<int64_t>(amin(flat).item());
-    mx = static_cast<int64_t>(amax(flat).item());
-  }
+  int64_t mn = 0, mx = 0;  // host results on every device: one reduction, one read-back
+  backend_of(idx).minmax_i64(static_cast<const int64_t*>(idx.data_ptr()), n, &mn, &mx);
   GALEN_CHECK(mn >= 0, op, ": ", what, " contains ", mn, "; indices must be in [0, ", bound, ")");
   GALEN_CHECK(mx < bound, op, ": ", what, " contains ", mx, ", out of range for a dimension of size ", bound);
   return idx;

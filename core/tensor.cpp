@@ -79,8 +79,7 @@ kernels::Layout broadcast_layout(const Tensor& t, const Shape& shape) {
   const int64_t off = static_cast<int64_t>(sizes.size()) - t.dim();
   for (int64_t i = 0; i < t.dim(); ++i) {
     const int64_t s = t.size(i);
-    strides[off + i] = (s == 1 && sizes[off + i] != 1) ? 0 : t.stride(i);
-    if (s == 1) strides[off + i] = 0;
+    strides[off + i] = s == 1 ? 0 : t.stride(i);  // size 1: broadcast (or a single index)
   }
   return kernels::Layout::strided(sizes, strides);
 }
@@ -445,7 +444,6 @@ Tensor Tensor::expand(const Shape& shape) const {
                   " (dim ", i, ": ", have, " vs ", want, ")");
       ns[i] = target;
       nst[i] = have == target ? strides()[i - off] : 0;
-      if (have == 1 && target != 1) nst[i] = 0;
     } else {
       GALEN_CHECK(want >= 0, "expand: -1 is not allowed for a new leading dim, shape ", shape);
       ns[i] = want;

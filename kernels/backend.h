@@ -161,7 +161,8 @@ class Backend {
   virtual void scatter_add(DType dtype, void* dst, const Layout& dl, int axis,
                            const int64_t* index, const Layout& il, const void* src,
                            const Layout& sl) = 0;
-  // min and max of n i64 values (for index range checks). n > 0.
+  // min and max of n i64 values on this device (for index range checks). n > 0.
+  // mn / mx are host pointers (the result is read back to the host).
   virtual void minmax_i64(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) = 0;
 
   // ---- random (counter-based Philox4x32-10; identical on every backend) -----
