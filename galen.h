@@ -11,5 +11,7 @@
 #include "galen/core/serialize.h"
 #include "galen/core/tensor.h"
 #include "galen/data/data.h"
+#include "galen/eval/eval.h"
 #include "galen/layers/layers.h"
 #include "galen/optim/optim.h"
+#include "galen/zoo/zoo.h"

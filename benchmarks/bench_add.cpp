@@ -64,4 +64,6 @@ Bench bench_add() {
   return b;
 }
 
+static Register register_add(20, bench_add);
+
 }  // namespace galen_bench

@@ -60,4 +60,6 @@ Bench bench_add_cuda() {
   return b;
 }
 
+static Register register_add_cuda(910, bench_add_cuda);
+
 }  // namespace galen_bench

@@ -52,4 +52,6 @@ Bench bench_autograd_overhead() {
   return b;
 }
 
+static Register register_autograd_overhead(40, bench_autograd_overhead);
+
 }  // namespace galen_bench

@@ -67,4 +67,6 @@ Bench bench_conv2d() {
   return b;
 }
 
+static Register register_conv2d(50, bench_conv2d);
+
 }  // namespace galen_bench

@@ -92,4 +92,6 @@ Bench bench_matmul() {
   return b;
 }
 
+static Register register_matmul(10, bench_matmul);
+
 }  // namespace galen_bench

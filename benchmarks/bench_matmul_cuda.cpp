@@ -118,4 +118,6 @@ Bench bench_matmul_cuda() {
   return b;
 }
 
+static Register register_matmul_cuda(900, bench_matmul_cuda);
+
 }  // namespace galen_bench

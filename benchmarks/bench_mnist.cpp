@@ -65,4 +65,6 @@ Bench bench_mnist_mlp_epoch() {
   return b;
 }
 
+static Register register_mnist_mlp_epoch(60, bench_mnist_mlp_epoch);
+
 }  // namespace galen_bench

@@ -57,4 +57,6 @@ Bench bench_relu() {
   return b;
 }
 
+static Register register_relu(30, bench_relu);
+
 }  // namespace galen_bench

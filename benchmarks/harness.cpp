@@ -355,4 +355,30 @@ int run_all(const std::vector<Bench>& benches, const Options& opts) {
   return failures;
 }
 
+
+// ---- registry ----------------------------------------------------------------------
+namespace {
+struct Entry {
+  int order;
+  Bench (*factory)();
+};
+std::vector<Entry>& registry() {
+  static std::vector<Entry> entries;  // function-local: safe from init-order issues
+  return entries;
+}
+}  // namespace
+
+Register::Register(int order, Bench (*factory)()) { registry().push_back({order, factory}); }
+
+std::vector<Bench> registered_benches() {
+  std::vector<std::pair<int, Bench>> built;
+  for (const Entry& e : registry()) built.emplace_back(e.order, e.factory());
+  std::stable_sort(built.begin(), built.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second.name < b.second.name;
+  });
+  std::vector<Bench> out;
+  for (auto& [order, b] : built) out.push_back(std::move(b));
+  return out;
+}
+
 }  // namespace galen_bench

@@ -66,6 +66,17 @@ Options parse_args(int argc, char** argv);
 // number of cases that failed (threw).
 int run_all(const std::vector<Bench>& benches, const Options& opts);
 
+// ---- the table ------------------------------------------------------------------
+// Each bench file registers its factory at static-initialisation time:
+//   static galen_bench::Register reg(40, bench_conv2d);
+// `order` sorts the output (10 = matmul ... leave gaps); ties sort by name.
+// The files are globbed by CMake, so adding a bench touches no shared file.
+struct Register {
+  Register(int order, Bench (*factory)());
+};
+// All registered benches, built and sorted by (order, name).
+std::vector<Bench> registered_benches();
+
 // ---- helpers shared by the bench files ----------------------------------------
 // Copies nbytes from src to dst with the OpenMP pool (one contiguous chunk per
 // thread): the bandwidth yardstick for memory-bound CPU kernels.

@@ -8,12 +8,9 @@
 int main(int argc, char** argv) {
   using namespace galen_bench;
   const Options opts = parse_args(argc, argv);
-  // The table: order here is the order of the output.
-  const std::vector<Bench> benches = {
-      bench_matmul(),      bench_add(),         bench_relu(), bench_autograd_overhead(),
-      bench_conv2d(),      bench_mnist_mlp_epoch(), bench_matmul_cuda(), bench_add_cuda(),
-  };
+  // The table: every bench file registers itself (harness.h, Register).
   try {
+    const std::vector<Bench> benches = registered_benches();
     return run_all(benches, opts) == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "galen_bench: %s\n", e.what());

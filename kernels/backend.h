@@ -227,6 +227,10 @@ class Backend {
   virtual void adam_step(DType dtype, void* p, const void* g, void* m, void* v, void* vmax, int64_t n,
                          const AdamParams& a);
 
+  // ---- recurrent cells (RNN / LSTM / GRU gate kernels) ----------------------
+
+  // ---- graph primitives (scatter / segment reductions for message passing) ---
+
   // ---- variants -------------------------------------------------------------
   virtual std::vector<std::string> variants(const std::string& /*primitive*/) const { return {}; }
   virtual void set_variant(const std::string& primitive, const std::string& variant);

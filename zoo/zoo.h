@@ -1,0 +1,2 @@
+// zoo/: the medical model zoo. One header per model family, all included here.
+#pragma once
