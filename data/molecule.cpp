@@ -146,6 +146,48 @@ void fold_hydrogens(Molecule& mol) {
   mol.bonds = std::move(bonds);
 }
 
+// ---- step 1b: RDKit's clean-up of hypervalent forms ---------------------------------
+// Neutral 5-valent N: nitro N(=O)=O -> [N+](=O)[O-] (the first =O), azide
+// N=N#N -> N=[N+]=[N-]; neutral Cl/Br/I bonded only to oxygens: every =O ->
+// single [O-] and the halogen takes the positive charges (perchlorate).
+void clean_up(Molecule& mol, const Adjacency& adj) {
+  for (size_t i = 0; i < mol.atoms.size(); ++i) {
+    Atom& a = mol.atoms[i];
+    if (a.charge != 0) continue;
+    if (a.atomic_num == 7) {
+      int valence = a.explicit_h;
+      bool aromatic = false;
+      for (auto [nb, bi] : adj[i]) {
+        valence += bond_order(mol.bonds[bi].type);
+        aromatic = aromatic || mol.bonds[bi].type == BondType::Aromatic;
+      }
+      if (valence != 5 || aromatic) continue;
+      int triple_n = -1, first_o = -1;
+      for (auto [nb, bi] : adj[i]) {
+        const Bond& b = mol.bonds[bi];
+        if (b.type == BondType::Triple && mol.atoms[nb].atomic_num == 7 && triple_n < 0) triple_n = bi;
+        if (b.type == BondType::Double && mol.atoms[nb].atomic_num == 8 && first_o < 0) first_o = bi;
+      }
+      const int bi = triple_n >= 0 ? triple_n : first_o;
+      if (bi < 0) continue;
+      Bond& b = mol.bonds[bi];
+      b.type = b.type == BondType::Triple ? BondType::Double : BondType::Single;
+      mol.atoms[b.begin == static_cast<int>(i) ? b.end : b.begin].charge -= 1;
+      a.charge += 1;
+    } else if (a.atomic_num == 17 || a.atomic_num == 35 || a.atomic_num == 53) {
+      bool only_o = !adj[i].empty();
+      for (auto [nb, bi] : adj[i]) only_o = only_o && mol.atoms[nb].atomic_num == 8;
+      if (!only_o) continue;
+      for (auto [nb, bi] : adj[i]) {
+        if (mol.bonds[bi].type != BondType::Double) continue;
+        mol.bonds[bi].type = BondType::Single;
+        mol.atoms[nb].charge -= 1;
+        a.charge += 1;
+      }
+    }
+  }
+}
+
 // ---- step 2: implicit hydrogens ------------------------------------------------
 // RDKit's explicit valence: bond orders (aromatic 1.5) + written hydrogens; an
 // aromatic atom above its charge-shifted default valence is brought down to
@@ -645,6 +687,7 @@ void sanitize(Molecule& mol, const std::string& what) {
   fold_hydrogens(mol);
   auto adj = mol.neighbours();
   for (size_t i = 0; i < mol.atoms.size(); ++i) mol.atoms[i].degree = static_cast<int>(adj[i].size());
+  clean_up(mol, adj);
   for (size_t i = 0; i < mol.atoms.size(); ++i)
     mol.atoms[i].implicit_h = implicit_hydrogens(mol, adj, static_cast<int>(i));
   mark_ring_bonds(mol, adj);

@@ -9,6 +9,9 @@
 // RDKit (tests/data/test_smiles.cpp checks 4999 NCI + 1017 ChEMBL molecules):
 //  1. Plain hydrogen atoms ([H] with no charge/isotope, one neighbour) are
 //     folded into their neighbour's hydrogen count, as RDKit's RemoveHs does.
+//     Then RDKit's clean-up of hypervalent forms: neutral 5-valent nitro
+//     N(=O)=O -> [N+](=O)[O-], azide N=N#N -> N=[N+]=[N-], halogen oxides
+//     (Cl/Br/I bonded only to O, e.g. perchlorate) -> [Cl+3]([O-])...
 //  2. Implicit hydrogens for atoms that do not fix their count (SMILES organic
 //     subset, molfile atoms): the smallest allowed valence (RDKit's valence
 //     lists, shifted by the formal charge: +charge for N/O/S..., -|charge| for
