@@ -688,9 +688,12 @@ void sanitize(Molecule& mol, const std::string& what) {
   auto adj = mol.neighbours();
   for (size_t i = 0; i < mol.atoms.size(); ++i) mol.atoms[i].degree = static_cast<int>(adj[i].size());
   clean_up(mol, adj);
+  mark_ring_bonds(mol, adj);
+  // aromatic bonds in rings make their atoms aromatic (RDKit reads C1:C:C:C:C:C1 as benzene)
+  for (const Bond& b : mol.bonds)
+    if (b.type == BondType::Aromatic && b.in_ring) mol.atoms[b.begin].aromatic = mol.atoms[b.end].aromatic = true;
   for (size_t i = 0; i < mol.atoms.size(); ++i)
     mol.atoms[i].implicit_h = implicit_hydrogens(mol, adj, static_cast<int>(i));
-  mark_ring_bonds(mol, adj);
   kekulize(mol, adj, what);
   assign_radicals(mol, adj);
   for (Atom& a : mol.atoms) a.aromatic = false;
