@@ -36,9 +36,9 @@ int outer_electrons(int z) {
   int start = 3;
   for (size_t i = 1; i + 1 < period_start.size(); ++i)
     if (z >= period_start[i] && z < period_start[i + 1]) start = period_start[i];
-  int col = z - start;  // 0-based position within the period
+  int col = z - start;                                  // 0-based position within the period
   if (start <= 11) return col < 2 ? col + 1 : col + 1;  // Li..Ne / Na..Ar: 1..8
-  if (start >= 55) {  // lanthanides / actinides occupy 14 extra places after group 3
+  if (start >= 55) {                                    // lanthanides / actinides occupy 14 extra places after group 3
     if (col >= 3 && col < 17) return 3;
     if (col >= 17) col -= 14;
   }
@@ -51,13 +51,13 @@ int outer_electrons(int z) {
 const std::vector<int>& valence_list(int z) {
   static const std::vector<int> none;
   static const std::map<int, std::vector<int>> table = {
-      {1, {1}},        {2, {0}},          {3, {1}},          {4, {2}},          {5, {3}},          {6, {4}},
-      {7, {3}},        {8, {2}},          {9, {1}},          {10, {0}},         {11, {1}},         {12, {2}},
-      {13, {3}},       {14, {4}},         {15, {3, 5, 7}},   {16, {2, 4, 6}},   {17, {1}},         {18, {0}},
-      {19, {1}},       {20, {2}},         {31, {3}},         {32, {4}},         {33, {3, 5, 7}},   {34, {2, 4, 6}},
-      {35, {1}},       {36, {0}},         {37, {1}},         {38, {2}},         {49, {3}},         {50, {2, 4}},
-      {51, {3, 5, 7}}, {52, {2, 4, 6}},   {53, {1, 3, 5}},   {54, {0, 2, 4, 6}}, {55, {1}},        {56, {2}},
-      {81, {1, 3}},    {82, {2, 4}},      {83, {3, 5, 7}},   {84, {2, 4, 6}},   {85, {1, 3, 5, 7}}, {86, {0}},
+      {1, {1}},        {2, {0}},        {3, {1}},        {4, {2}},           {5, {3}},           {6, {4}},
+      {7, {3}},        {8, {2}},        {9, {1}},        {10, {0}},          {11, {1}},          {12, {2}},
+      {13, {3}},       {14, {4}},       {15, {3, 5, 7}}, {16, {2, 4, 6}},    {17, {1}},          {18, {0}},
+      {19, {1}},       {20, {2}},       {31, {3}},       {32, {4}},          {33, {3, 5, 7}},    {34, {2, 4, 6}},
+      {35, {1}},       {36, {0}},       {37, {1}},       {38, {2}},          {49, {3}},          {50, {2, 4}},
+      {51, {3, 5, 7}}, {52, {2, 4, 6}}, {53, {1, 3, 5}}, {54, {0, 2, 4, 6}}, {55, {1}},          {56, {2}},
+      {81, {1, 3}},    {82, {2, 4}},    {83, {3, 5, 7}}, {84, {2, 4, 6}},    {85, {1, 3, 5, 7}}, {86, {0}},
       {87, {1}},       {88, {2}}};
   auto it = table.find(z);
   return it == table.end() ? none : it->second;
@@ -89,10 +89,14 @@ bool more_electronegative(int z1, int z2) {
 
 double bond_valence(BondType t) {
   switch (t) {
-    case BondType::Single: return 1.0;
-    case BondType::Double: return 2.0;
-    case BondType::Triple: return 3.0;
-    case BondType::Aromatic: return 1.5;
+    case BondType::Single:
+      return 1.0;
+    case BondType::Double:
+      return 2.0;
+    case BondType::Triple:
+      return 3.0;
+    case BondType::Aromatic:
+      return 1.5;
   }
   return 1.0;
 }
@@ -329,8 +333,9 @@ void kekulize(Molecule& mol, const Adjacency& adj, const std::string& what) {
     std::string atoms;
     for (int i = 0; i < n; ++i)
       if (needs[i] && mate[i] < 0) atoms += (atoms.empty() ? "" : ", ") + std::to_string(i);
-    GALEN_FAIL(what, ": cannot kekulise the aromatic system (no alternating double bonds; check the H on atoms "
-                     "such as pyrrole [nH]); unmatched atoms: ",
+    GALEN_FAIL(what,
+               ": cannot kekulise the aromatic system (no alternating double bonds; check the H on atoms "
+               "such as pyrrole [nH]); unmatched atoms: ",
                atoms);
   }
   for (Bond& b : mol.bonds) {
@@ -502,8 +507,10 @@ Donor donor_type(const Molecule& mol, const Adjacency& adj, int i) {
     valence += bond_order(b.type);
     if (b.type == BondType::Double || b.type == BondType::Triple) {
       multiple = true;
-      if (b.in_ring) cyclic_multiple = true;
-      else exo_partner = nb;
+      if (b.in_ring)
+        cyclic_multiple = true;
+      else
+        exo_partner = nb;
     }
   }
   int nelec = (dv - degree) + nlp - a.radicals;
@@ -681,8 +688,8 @@ void sanitize(Molecule& mol, const std::string& what) {
     GALEN_CHECK(bd.begin >= 0 && bd.begin < n && bd.end >= 0 && bd.end < n, what, ": bond ", b, " joins atoms ",
                 bd.begin, " and ", bd.end, " but the molecule has ", n, " atoms");
     GALEN_CHECK(bd.begin != bd.end, what, ": bond ", b, " joins atom ", bd.begin, " to itself");
-    GALEN_CHECK(pairs.insert({std::min(bd.begin, bd.end), std::max(bd.begin, bd.end)}).second, what,
-                ": atoms ", bd.begin, " and ", bd.end, " are bonded twice");
+    GALEN_CHECK(pairs.insert({std::min(bd.begin, bd.end), std::max(bd.begin, bd.end)}).second, what, ": atoms ",
+                bd.begin, " and ", bd.end, " are bonded twice");
   }
   fold_hydrogens(mol);
   auto adj = mol.neighbours();
@@ -701,15 +708,16 @@ void sanitize(Molecule& mol, const std::string& what) {
 }
 
 // ---- features ------------------------------------------------------------------------
-const std::vector<std::string> kFeatureElements = {
-    "C",  "N",  "O",  "S",  "F",  "Si", "P",  "Cl", "Br", "Mg", "Na", "Ca", "Fe", "As", "Al",
-    "I",  "B",  "V",  "K",  "Tl", "Yb", "Sb", "Sn", "Ag", "Pd", "Co", "Se", "Ti", "Zn", "H",
-    "Li", "Ge", "Cu", "Au", "Ni", "Cd", "In", "Mn", "Zr", "Cr", "Pt", "Hg", "Pb"};
+const std::vector<std::string> kFeatureElements = {"C",  "N",  "O",  "S",  "F",  "Si", "P",  "Cl", "Br", "Mg", "Na",
+                                                   "Ca", "Fe", "As", "Al", "I",  "B",  "V",  "K",  "Tl", "Yb", "Sb",
+                                                   "Sn", "Ag", "Pd", "Co", "Se", "Ti", "Zn", "H",  "Li", "Ge", "Cu",
+                                                   "Au", "Ni", "Cd", "In", "Mn", "Zr", "Cr", "Pt", "Hg", "Pb"};
 
 int64_t element_feature_index(int atomic_num) {
   static const std::vector<int64_t> table = [] {
     std::vector<int64_t> t(kMaxZ + 1, static_cast<int64_t>(kFeatureElements.size()));
-    for (size_t k = 0; k < kFeatureElements.size(); ++k) t[atomic_number(kFeatureElements[k])] = static_cast<int64_t>(k);
+    for (size_t k = 0; k < kFeatureElements.size(); ++k)
+      t[atomic_number(kFeatureElements[k])] = static_cast<int64_t>(k);
     return t;
   }();
   if (atomic_num < 1 || atomic_num > kMaxZ) return static_cast<int64_t>(kFeatureElements.size());
@@ -739,12 +747,14 @@ MolGraph mol_to_graph(const Molecule& mol) {
   std::vector<float> ea(static_cast<size_t>(2 * nb * kBondFeatureDim), 0.0f);
   for (int64_t b = 0; b < nb; ++b) {
     const Bond& bd = mol.bonds[b];
-    ei[2 * b] = bd.begin;                // row 0 (source), column 2b
-    ei[2 * b + 1] = bd.end;              // row 0, column 2b+1
-    ei[2 * nb + 2 * b] = bd.end;         // row 1 (target), column 2b
-    ei[2 * nb + 2 * b + 1] = bd.begin;   // row 1, column 2b+1
-    const int type_col = bd.type == BondType::Single ? 0 : bd.type == BondType::Double ? 1
-                         : bd.type == BondType::Triple ? 2 : 3;
+    ei[2 * b] = bd.begin;               // row 0 (source), column 2b
+    ei[2 * b + 1] = bd.end;             // row 0, column 2b+1
+    ei[2 * nb + 2 * b] = bd.end;        // row 1 (target), column 2b
+    ei[2 * nb + 2 * b + 1] = bd.begin;  // row 1, column 2b+1
+    const int type_col = bd.type == BondType::Single   ? 0
+                         : bd.type == BondType::Double ? 1
+                         : bd.type == BondType::Triple ? 2
+                                                       : 3;
     for (int side = 0; side < 2; ++side) {
       float* row = ea.data() + (2 * b + side) * kBondFeatureDim;
       row[type_col] = 1.0f;

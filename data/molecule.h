@@ -52,17 +52,17 @@ namespace galen::chem {
 enum class BondType : uint8_t { Single = 1, Double = 2, Triple = 3, Aromatic = 4 };
 
 struct Atom {
-  int atomic_num = 0;     // 0 = unknown/dummy (not produced by the readers)
-  int charge = 0;         // formal charge
-  int isotope = 0;        // mass number, 0 = natural abundance
-  int explicit_h = 0;     // hydrogens written on the atom ([CH3], folded [H] atoms)
-  int implicit_h = 0;     // hydrogens added by the valence rules
+  int atomic_num = 0;        // 0 = unknown/dummy (not produced by the readers)
+  int charge = 0;            // formal charge
+  int isotope = 0;           // mass number, 0 = natural abundance
+  int explicit_h = 0;        // hydrogens written on the atom ([CH3], folded [H] atoms)
+  int implicit_h = 0;        // hydrogens added by the valence rules
   bool no_implicit = false;  // the H count is fixed (bracket atom)
-  bool aromatic = false;  // after perception
+  bool aromatic = false;     // after perception
   bool in_ring = false;
-  int degree = 0;         // number of bonds in the graph (hydrogens excluded)
-  int radicals = 0;       // unpaired electrons
-  int atom_class = 0;     // SMILES [C:7] class, 0 when absent
+  int degree = 0;      // number of bonds in the graph (hydrogens excluded)
+  int radicals = 0;    // unpaired electrons
+  int atom_class = 0;  // SMILES [C:7] class, 0 when absent
   int total_h() const { return explicit_h + implicit_h; }
 };
 
@@ -76,7 +76,7 @@ struct Bond {
 struct Molecule {
   std::vector<Atom> atoms;
   std::vector<Bond> bonds;
-  std::string name;                                // SMILES file id / molfile title line
+  std::string name;                               // SMILES file id / molfile title line
   std::map<std::string, std::string> properties;  // SDF "> <name>" fields
 
   int64_t num_atoms() const { return static_cast<int64_t>(atoms.size()); }

@@ -105,8 +105,10 @@ class SdfReader {
       }
       const int chg = field_int(li, 36, 3, "charge code");
       if (chg < 0 || chg > 7) fail(li, "bad charge code ", chg, " (0..7)");
-      if (chg == 4) a.radicals = 1;
-      else if (chg != 0) a.charge = 4 - chg;
+      if (chg == 4)
+        a.radicals = 1;
+      else if (chg != 0)
+        a.charge = 4 - chg;
       valence_field[i] = field_int(li, 48, 3, "valence");
       if (valence_field[i] < 0 || valence_field[i] > 15) fail(li, "bad valence field ", valence_field[i]);
       mol.atoms.push_back(a);
@@ -123,14 +125,21 @@ class SdfReader {
         fail(li, "bond joins atoms ", b.begin + 1, " and ", b.end + 1, " (the molecule has ", natoms, " atoms)");
       const int type = field_int(li, 6, 3, "bond type");
       switch (type) {
-        case 1: b.type = BondType::Single; break;
-        case 2: b.type = BondType::Double; break;
-        case 3: b.type = BondType::Triple; break;
+        case 1:
+          b.type = BondType::Single;
+          break;
+        case 2:
+          b.type = BondType::Double;
+          break;
+        case 3:
+          b.type = BondType::Triple;
+          break;
         case 4:
           b.type = BondType::Aromatic;
           mol.atoms[b.begin].aromatic = mol.atoms[b.end].aromatic = true;
           break;
-        default: fail(li, "unsupported bond type ", type, " (1, 2, 3 or 4 = aromatic)");
+        default:
+          fail(li, "unsupported bond type ", type, " (1, 2, 3 or 4 = aromatic)");
       }
       mol.bonds.push_back(b);
     }
@@ -201,7 +210,7 @@ class SdfReader {
         bonds += mol.bonds[bi].type == BondType::Aromatic ? 1.5
                  : mol.bonds[bi].type == BondType::Double ? 2.0
                  : mol.bonds[bi].type == BondType::Triple ? 3.0
-                                                            : 1.0;
+                                                          : 1.0;
       mol.atoms[i].no_implicit = true;
       mol.atoms[i].explicit_h = std::max(0, total - static_cast<int>(bonds + 0.5));
     }

@@ -56,12 +56,11 @@ class SmilesParser {
         pending.set = true;
         pending.pos = i;
         pending.directional = c == '/' || c == '\\';
-        pending.type = c == '=' ? BondType::Double
+        pending.type = c == '='   ? BondType::Double
                        : c == '#' ? BondType::Triple
                        : c == ':' ? BondType::Aromatic
-                       : BondType::Single;
-        GALEN_CHECK(c != '$', "parse_smiles: quadruple bond '$' at position ", i, " in '", s_,
-                    "' is not supported");
+                                  : BondType::Single;
+        GALEN_CHECK(c != '$', "parse_smiles: quadruple bond '$' at position ", i, " in '", s_, "' is not supported");
         ++i;
       } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '%') {
         const size_t pos = i;
@@ -91,7 +90,8 @@ class SmilesParser {
             if ((bd.begin == prev && bd.end == open.atom) || (bd.begin == open.atom && bd.end == prev))
               fail(pos, "ring bond ", num, " duplicates an existing bond");
           for (const auto& cl : closures_)
-            if ((cl.bond.begin == prev && cl.bond.end == open.atom) || (cl.bond.begin == open.atom && cl.bond.end == prev))
+            if ((cl.bond.begin == prev && cl.bond.end == open.atom) ||
+                (cl.bond.begin == open.atom && cl.bond.end == prev))
               fail(pos, "ring bond ", num, " duplicates an existing bond");
           closures_.push_back({open.atom, num, make_bond(prev, open.atom, b)});
         }
@@ -118,7 +118,8 @@ class SmilesParser {
         ++i;
       } else {
         if (std::isalpha(static_cast<unsigned char>(c)))
-          fail(i, "unknown element '", std::string(1, c), "' (outside brackets only B C N O P S F Cl Br I b c n o p s)");
+          fail(i, "unknown element '", std::string(1, c),
+               "' (outside brackets only B C N O P S F Cl Br I b c n o p s)");
         fail(i, "unexpected character '", std::string(1, c), "'");
       }
     }
@@ -146,8 +147,8 @@ class SmilesParser {
 
   bool is_organic_start(size_t i) const {
     const char c = s_[i];
-    return c == 'B' || c == 'C' || c == 'N' || c == 'O' || c == 'P' || c == 'S' || c == 'F' || c == 'I' ||
-           c == 'b' || c == 'c' || c == 'n' || c == 'o' || c == 'p' || c == 's';
+    return c == 'B' || c == 'C' || c == 'N' || c == 'O' || c == 'P' || c == 'S' || c == 'F' || c == 'I' || c == 'b' ||
+           c == 'c' || c == 'n' || c == 'o' || c == 'p' || c == 's';
   }
 
   int add_atom(const Atom& a) {
@@ -216,8 +217,7 @@ class SmilesParser {
     const char c = s_[i];
     if (std::isupper(static_cast<unsigned char>(c))) {
       int z = 0;
-      if (i + 1 < s_.size() && std::islower(static_cast<unsigned char>(s_[i + 1])))
-        z = atomic_number(s_.substr(i, 2));
+      if (i + 1 < s_.size() && std::islower(static_cast<unsigned char>(s_[i + 1]))) z = atomic_number(s_.substr(i, 2));
       if (z) {
         i += 2;
       } else {

@@ -36,8 +36,8 @@ Molecule parse_smiles(const std::string& smiles);
 // One line of a SMILES file: "SMILES[<space or tab>name...]".
 struct SmilesRecord {
   std::string smiles;
-  std::string name;   // the second field ("" when absent)
-  int64_t line = 0;   // 1-based line number in the file
+  std::string name;  // the second field ("" when absent)
+  int64_t line = 0;  // 1-based line number in the file
 };
 
 // Plain or gzip files. Empty lines and lines starting with '#' are skipped;

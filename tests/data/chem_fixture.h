@@ -14,12 +14,12 @@
 namespace galen::test {
 
 struct RdkitRecord {
-  char kind = 'S';        // 'S' SMILES, 'M' SDF molecule
-  std::string set;        // "nci" / "chembl" for 'S'
-  std::string id;         // SMILES id or SDF index
-  bool fail = false;      // RDKit rejected the molecule
-  std::string atoms;      // "Z:deg:chg:arom:H:ring ..." as written
-  std::string bonds;      // "b:e:type:ring ..."
+  char kind = 'S';                           // 'S' SMILES, 'M' SDF molecule
+  std::string set;                           // "nci" / "chembl" for 'S'
+  std::string id;                            // SMILES id or SDF index
+  bool fail = false;                         // RDKit rejected the molecule
+  std::string atoms;                         // "Z:deg:chg:arom:H:ring ..." as written
+  std::string bonds;                         // "b:e:type:ring ..."
   std::map<std::string, std::string> props;  // SDF fields
 };
 
@@ -66,10 +66,14 @@ inline std::vector<RdkitRecord> load_rdkit_records() {
 
 inline int rdkit_bond_code(chem::BondType t) {
   switch (t) {
-    case chem::BondType::Single: return 1;
-    case chem::BondType::Double: return 2;
-    case chem::BondType::Triple: return 3;
-    case chem::BondType::Aromatic: return 12;
+    case chem::BondType::Single:
+      return 1;
+    case chem::BondType::Double:
+      return 2;
+    case chem::BondType::Triple:
+      return 3;
+    case chem::BondType::Aromatic:
+      return 12;
   }
   return 0;
 }

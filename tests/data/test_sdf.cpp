@@ -132,7 +132,8 @@ TEST_CASE("sdf: malformed and truncated records name file and line", "[chem]") {
   };
   // truncated atom block: cut before the fourth atom line (line 8)
   const size_t cut = good.find("C   0", good.find("C   0") + 1);
-  expect_error(good.substr(0, good.rfind('\n', cut) + 1), "bad.sdf:7: truncated atom block: expected 4 atoms, file ends after 3");
+  expect_error(good.substr(0, good.rfind('\n', cut) + 1),
+               "bad.sdf:7: truncated atom block: expected 4 atoms, file ends after 3");
   // truncated bond block
   expect_error(good.substr(0, good.find("  2  4  1  0")), "truncated bond block");
   // no M  END

@@ -81,7 +81,8 @@ TEST_CASE("smiles: agrees with RDKit on NCI and ChEMBL molecules", "[chem]") {
     }
     if (!diff.empty()) {
       differing[r.set].insert(r.id);
-      if (!(r.set == "nci" && expected_nci.count(r.id))) UNSCOPED_INFO(r.set << " " << r.id << " " << s << "\n" << diff);
+      if (!(r.set == "nci" && expected_nci.count(r.id)))
+        UNSCOPED_INFO(r.set << " " << r.id << " " << s << "\n" << diff);
     }
   }
   REQUIRE(total["nci"] == 4999);
@@ -99,7 +100,8 @@ TEST_CASE("smiles: every committed molecule file parses", "[chem]") {
   const auto nci = read_smiles_file(kMolDir + "nci_first_5K.smi.gz");
   REQUIRE(nci.size() == 4999);
   // activity table: one pIC50 per ChEMBL molecule, same ids
-  const auto act = data::read_csv(kMolDir + "CHEMBL2321810_act.csv.gz", {.types = {{"Name", data::ColumnType::String}}});
+  const auto act =
+      data::read_csv(kMolDir + "CHEMBL2321810_act.csv.gz", {.types = {{"Name", data::ColumnType::String}}});
   REQUIRE(act.rows() == 1017);
   std::set<std::string> ids;
   for (const auto& m : chembl) ids.insert(m.name);
@@ -306,7 +308,8 @@ TEST_CASE("chem: graph features", "[chem]") {
     CHECK(ei[16 + 2 * b] == m.bonds[b].end);
     CHECK(ei[2 * b + 1] == m.bonds[b].end);
     CHECK(ei[16 + 2 * b + 1] == m.bonds[b].begin);
-    for (int k = 0; k < kBondFeatureDim; ++k) CHECK(ea[(2 * b) * kBondFeatureDim + k] == ea[(2 * b + 1) * kBondFeatureDim + k]);
+    for (int k = 0; k < kBondFeatureDim; ++k)
+      CHECK(ea[(2 * b) * kBondFeatureDim + k] == ea[(2 * b + 1) * kBondFeatureDim + k]);
   }
   // bond 0 (O-C) single, not in ring; bond 2 (ring) aromatic, in ring
   CHECK(std::vector<float>(ea.begin(), ea.begin() + 5) == std::vector<float>{1, 0, 0, 0, 0});
@@ -339,7 +342,8 @@ TEST_CASE("chem: Morgan count fingerprint", "[chem]") {
   const auto p1 = morgan_fingerprint(parse_smiles("CCCO"), r0).to_vector<float>();
   CHECK(std::accumulate(p1.begin(), p1.end(), 0.0f) == 4.0f);
   // batch form and presence bits
-  const Tensor batch = morgan_fingerprints({parse_smiles("CCO"), parse_smiles("c1ccccc1")}, {.n_bits = 128, .counts = false});
+  const Tensor batch =
+      morgan_fingerprints({parse_smiles("CCO"), parse_smiles("c1ccccc1")}, {.n_bits = 128, .counts = false});
   REQUIRE(batch.sizes() == Shape{2, 128});
   const auto bv = batch.to_vector<float>();
   CHECK(std::all_of(bv.begin(), bv.end(), [](float v) { return v == 0.0f || v == 1.0f; }));
@@ -347,4 +351,47 @@ TEST_CASE("chem: Morgan count fingerprint", "[chem]") {
   CHECK(std::accumulate(bv.begin() + 128, bv.end(), 0.0f) == 3.0f);
   CHECK_THROWS_AS(morgan_fingerprint(parse_smiles("C"), {.n_bits = 0}), Error);
   CHECK_THROWS_AS(morgan_fingerprint(parse_smiles("C"), {.radius = -1}), Error);
+}
+
+TEST_CASE("smiles: mutated strings either parse or raise galen::Error", "[chem]") {
+  // Deterministic fuzzing: delete, duplicate or replace one character of real
+  // SMILES; the parser must never crash or throw anything but galen::Error,
+  // and what parses must give consistent graphs.
+  const auto recs = read_smiles_records(kMolDir + "nci_first_5K.smi.gz");
+  const std::string alphabet = "CNOSPFBrcnos()[]=#-+:/\\.%0123456789@H*";
+  uint64_t state = 12345;
+  auto next = [&state]() {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  int parsed = 0, errors = 0;
+  for (int t = 0; t < 3000; ++t) {
+    std::string s = recs[next() % recs.size()].smiles;
+    const size_t p = next() % s.size();
+    switch (next() % 3) {
+      case 0:
+        s.erase(p, 1);
+        break;
+      case 1:
+        s.insert(p, 1, s[p]);
+        break;
+      default:
+        s[p] = alphabet[next() % alphabet.size()];
+        break;
+    }
+    try {
+      const Molecule m = parse_smiles(s);
+      const MolGraph g = mol_to_graph(m);
+      REQUIRE(g.x.size(0) == m.num_atoms());
+      REQUIRE(g.edge_index.size(1) == 2 * m.num_bonds());
+      ++parsed;
+    } catch (const Error& e) {
+      ++errors;
+      INFO(s << ": " << e.what());
+      REQUIRE(std::string(e.what()).find("parse_smiles") != std::string::npos);
+    }
+  }
+  CHECK(parsed > 0);
+  CHECK(errors > 0);
+  CHECK(parsed + errors == 3000);
 }
