@@ -1,5 +1,6 @@
 // Everything in data/: readers (IDX, CSV, images), datasets and the loader,
-// transforms, progress reporting and checkpoints.
+// transforms, progress reporting and checkpoints; molecules (SMILES, SDF,
+// graph features, fingerprints).
 #pragma once
 
 #include "galen/data/checkpoint.h"
@@ -10,3 +11,8 @@
 #include "galen/data/image.h"
 #include "galen/data/progress.h"
 #include "galen/data/transforms.h"
+// chemistry: molecules, SMILES / SDF readers, fingerprints (namespace galen::chem)
+#include "galen/data/fingerprint.h"
+#include "galen/data/molecule.h"
+#include "galen/data/sdf.h"
+#include "galen/data/smiles.h"
