@@ -1,12 +1,15 @@
-// Everything in data/: readers (IDX, CSV, images), datasets and the loader,
+// Everything in data/: readers (IDX, CSV, images, DICOM, NIfTI), volumes, datasets and the loader,
 // transforms, progress reporting and checkpoints.
 #pragma once
 
 #include "galen/data/checkpoint.h"
 #include "galen/data/csv.h"
 #include "galen/data/dataset.h"
+#include "galen/data/dicom.h"
 #include "galen/data/generator.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
+#include "galen/data/nifti.h"
 #include "galen/data/progress.h"
 #include "galen/data/transforms.h"
+#include "galen/data/volume.h"
