@@ -77,8 +77,8 @@ std::vector<double> get_f64s(DcmDataset* ds, const DcmTagKey& tag, const std::st
     if (c.bad()) {
       Sint32 iv = 0;
       OFCondition ci = e->getSint32(iv, i);
-      GALEN_CHECK(ci.good(), "read_dicom: '", path, "': ", tag_text(tag), " value ", i, " is not a number (",
-                  c.text(), ")");
+      GALEN_CHECK(ci.good(), "read_dicom: '", path, "': ", tag_text(tag), " value ", i, " is not a number (", c.text(),
+                  ")");
       v = iv;
     }
     GALEN_CHECK(std::isfinite(v), "read_dicom: '", path, "': ", tag_text(tag), " value ", i, " is not finite");
@@ -106,8 +106,7 @@ template <size_t N>
 std::optional<std::array<double, N>> get_fixed(DcmDataset* ds, const DcmTagKey& tag, const std::string& path) {
   auto v = get_f64s(ds, tag, path);
   if (v.empty()) return std::nullopt;
-  GALEN_CHECK(v.size() == N, "read_dicom: '", path, "': ", tag_text(tag), " has ", v.size(), " values, expected ",
-              N);
+  GALEN_CHECK(v.size() == N, "read_dicom: '", path, "': ", tag_text(tag), " has ", v.size(), " values, expected ", N);
   std::array<double, N> a{};
   std::copy(v.begin(), v.end(), a.begin());
   return a;
@@ -124,7 +123,7 @@ void unpack(const uint8_t* bytes, const DicomData& d, float* out) {
   auto value = [&](uint64_t raw) -> double {
     const uint64_t u = (raw >> shift) & mask;
     const int64_t s = (d.is_signed && (u & sign)) ? static_cast<int64_t>(u) - static_cast<int64_t>(mask) - 1
-                                                   : static_cast<int64_t>(u);
+                                                  : static_cast<int64_t>(u);
     return static_cast<double>(s) * slope + inter;
   };
   switch (d.bits_allocated) {
@@ -161,8 +160,8 @@ DicomData read_one(const std::string& path, bool with_pixels) {
   DcmFileFormat file;
   // Read every value now (no lazy loading from the file later), so a truncated
   // file fails here with DCMTK's reason.
-  OFCondition c = file.loadFile(OFFilename(path.c_str()), EXS_Unknown, EGL_noChange,
-                                std::numeric_limits<Uint32>::max(), ERM_autoDetect);
+  OFCondition c = file.loadFile(OFFilename(path.c_str()), EXS_Unknown, EGL_noChange, std::numeric_limits<Uint32>::max(),
+                                ERM_autoDetect);
   GALEN_CHECK(c.good(), "read_dicom: cannot parse '", path, "' as DICOM: ", c.text());
   DcmDataset* ds = file.getDataset();
   GALEN_CHECK(ds != nullptr, "read_dicom: '", path, "' has no dataset");
@@ -181,9 +180,9 @@ DicomData read_one(const std::string& path, bool with_pixels) {
               ds->tagExists(DCM_FloatPixelData) || ds->tagExists(DCM_DoubleFloatPixelData)
                   ? " (float pixel data is not supported)"
                   : "");
-  GALEN_CHECK(samples == 1 && (d.photometric == "MONOCHROME1" || d.photometric == "MONOCHROME2"),
-              "read_dicom: '", path, "' is not a grayscale image (Photometric Interpretation '", d.photometric,
-              "', ", samples, " samples per pixel): only MONOCHROME1 / MONOCHROME2 are supported");
+  GALEN_CHECK(samples == 1 && (d.photometric == "MONOCHROME1" || d.photometric == "MONOCHROME2"), "read_dicom: '", path,
+              "' is not a grayscale image (Photometric Interpretation '", d.photometric, "', ", samples,
+              " samples per pixel): only MONOCHROME1 / MONOCHROME2 are supported");
 
   d.rows = get_us(ds, DCM_Rows, path, true).value();
   d.cols = get_us(ds, DCM_Columns, path, true).value();
@@ -198,16 +197,16 @@ DicomData read_one(const std::string& path, bool with_pixels) {
   }
   GALEN_CHECK(d.rows > 0 && d.cols > 0 && d.frames > 0, "read_dicom: '", path, "' declares an empty image: ", d.rows,
               " rows, ", d.cols, " columns, ", d.frames, " frames");
-  GALEN_CHECK(d.rows * d.cols * d.frames <= kMaxElements, "read_dicom: '", path, "' declares an absurd size: ",
-              d.frames, " frames of ", d.rows, "x", d.cols);
+  GALEN_CHECK(d.rows * d.cols * d.frames <= kMaxElements, "read_dicom: '", path,
+              "' declares an absurd size: ", d.frames, " frames of ", d.rows, "x", d.cols);
   GALEN_CHECK(d.bits_allocated == 1 || d.bits_allocated == 8 || d.bits_allocated == 16 || d.bits_allocated == 32,
               "read_dicom: '", path, "': Bits Allocated ", d.bits_allocated, " is not supported (1, 8, 16, 32)");
 
   if (xfer.isEncapsulated()) {
     c = ds->chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
     GALEN_CHECK(c.good() && ds->canWriteXfer(EXS_LittleEndianExplicit), "read_dicom: cannot decompress '", path,
-                "' (transfer syntax ", ts_text, "): ",
-                c.good() ? std::string("no DCMTK decoder for it") : std::string(c.text()));
+                "' (transfer syntax ", ts_text,
+                "): ", c.good() ? std::string("no DCMTK decoder for it") : std::string(c.text()));
   }
   // Read after decoding: codecs may rewrite the pixel module.
   d.bits_allocated = get_us(ds, DCM_BitsAllocated, path, true).value();
@@ -298,8 +297,8 @@ DicomData read_dicom(const std::string& path) { return read_one(path, true); }
 
 Tensor apply_window(const Tensor& x, double centre, double width) {
   GALEN_CHECK(x.defined(), "apply_window: undefined tensor");
-  GALEN_CHECK(std::isfinite(centre) && std::isfinite(width) && width > 0, "apply_window: width must be > 0 (got centre ",
-              centre, ", width ", width, ")");
+  GALEN_CHECK(std::isfinite(centre) && std::isfinite(width) && width > 0,
+              "apply_window: width must be > 0 (got centre ", centre, ", width ", width, ")");
   NoGradGuard ng;
   const Tensor xf = x.detach().to(DType::f32);
   return clamp((xf - (centre - width / 2)) / width, 0.0, 1.0);
@@ -331,8 +330,8 @@ DicomSeries read_dicom_series(const std::vector<std::string>& paths) {
   for (const auto& s : sl) {
     GALEN_CHECK(s.rows == first.rows && s.cols == first.cols, "read_dicom_series: '", s.path, "' is ", s.rows, "x",
                 s.cols, " but '", first.path, "' is ", first.rows, "x", first.cols);
-    GALEN_CHECK(s.series_uid == first.series_uid, "read_dicom_series: '", s.path, "' belongs to series ",
-                s.series_uid, ", '", first.path, "' to ", first.series_uid);
+    GALEN_CHECK(s.series_uid == first.series_uid, "read_dicom_series: '", s.path, "' belongs to series ", s.series_uid,
+                ", '", first.path, "' to ", first.series_uid);
   }
   const bool geometric = std::all_of(sl.begin(), sl.end(), [](const DicomData& s) {
     return s.image_position.has_value() && s.image_orientation.has_value();
@@ -349,8 +348,8 @@ DicomSeries read_dicom_series(const std::vector<std::string>& paths) {
       const auto& oi = *sl[i].image_orientation;
       for (int k = 0; k < 6; ++k)
         GALEN_CHECK(std::fabs(oi[k] - o[k]) <= 1e-4, "read_dicom_series: '", sl[i].path,
-                    "' has a different Image Orientation (Patient) from '", first.path, "' (", std::vector(oi.begin(), oi.end()),
-                    " vs ", std::vector(o.begin(), o.end()), ")");
+                    "' has a different Image Orientation (Patient) from '", first.path, "' (",
+                    std::vector(oi.begin(), oi.end()), " vs ", std::vector(o.begin(), o.end()), ")");
       const auto& p = *sl[i].image_position;
       key[i] = p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2];
     }

@@ -44,9 +44,9 @@ struct DicomData {
 
   int64_t rows = 0, cols = 0, frames = 0;
   int bits_allocated = 0, bits_stored = 0, high_bit = 0;
-  bool is_signed = false;            // Pixel Representation 1 (two's complement)
-  std::string photometric;           // as stored: "MONOCHROME1" or "MONOCHROME2"
-  bool inverted = false;             // true when MONOCHROME1 was inverted
+  bool is_signed = false;                               // Pixel Representation 1 (two's complement)
+  std::string photometric;                              // as stored: "MONOCHROME1" or "MONOCHROME2"
+  bool inverted = false;                                // true when MONOCHROME1 was inverted
   double rescale_slope = 1.0, rescale_intercept = 0.0;  // 1, 0 when absent
   // First value of Window Center / Width, in the units of `pixels` (so mapped
   // when inverted); absent when the file has none (or width <= 0).

@@ -24,8 +24,20 @@ constexpr int64_t kMaxVoxels = int64_t(1) << 32;
 
 // Header field offsets (nifti1.h).
 enum : size_t {
-  kDim = 40, kDatatype = 70, kBitpix = 72, kPixdim = 76, kVoxOffset = 108, kSclSlope = 112, kSclInter = 116,
-  kXyztUnits = 123, kDescrip = 148, kQformCode = 252, kSformCode = 254, kQuatern = 256, kSrow = 280, kMagic = 344
+  kDim = 40,
+  kDatatype = 70,
+  kBitpix = 72,
+  kPixdim = 76,
+  kVoxOffset = 108,
+  kSclSlope = 112,
+  kSclInter = 116,
+  kXyztUnits = 123,
+  kDescrip = 148,
+  kQformCode = 252,
+  kSformCode = 254,
+  kQuatern = 256,
+  kSrow = 280,
+  kMagic = 344
 };
 
 struct TypeInfo {
@@ -33,8 +45,8 @@ struct TypeInfo {
   int bytes;
   const char* name;
 };
-constexpr TypeInfo kTypes[] = {{2, 1, "uint8"},   {256, 1, "int8"},   {4, 2, "int16"},   {512, 2, "uint16"},
-                               {8, 4, "int32"},   {768, 4, "uint32"}, {16, 4, "float32"}, {64, 8, "float64"}};
+constexpr TypeInfo kTypes[] = {{2, 1, "uint8"}, {256, 1, "int8"},   {4, 2, "int16"},    {512, 2, "uint16"},
+                               {8, 4, "int32"}, {768, 4, "uint32"}, {16, 4, "float32"}, {64, 8, "float64"}};
 
 const TypeInfo* find_type(int code) {
   for (const auto& t : kTypes)
@@ -45,16 +57,26 @@ const TypeInfo* find_type(int code) {
 std::string type_name_of(int code) {
   if (const auto* t = find_type(code)) return t->name;
   switch (code) {
-    case 1: return "binary";
-    case 32: return "complex64";
-    case 128: return "rgb24";
-    case 1024: return "int64";
-    case 1280: return "uint64";
-    case 1536: return "float128";
-    case 1792: return "complex128";
-    case 2048: return "complex256";
-    case 2304: return "rgba32";
-    default: return "unknown (" + std::to_string(code) + ")";
+    case 1:
+      return "binary";
+    case 32:
+      return "complex64";
+    case 128:
+      return "rgb24";
+    case 1024:
+      return "int64";
+    case 1280:
+      return "uint64";
+    case 1536:
+      return "float128";
+    case 1792:
+      return "complex128";
+    case 2048:
+      return "complex256";
+    case 2304:
+      return "rgba32";
+    default:
+      return "unknown (" + std::to_string(code) + ")";
   }
 }
 
@@ -76,8 +98,8 @@ struct Reader {
 
 // Rotation from the quaternion (b, c, d), a = sqrt(1 - b^2 - c^2 - d^2), then
 // scale by (dx, dy, qfac * dz) and translate (nifti1.h, method 2).
-std::array<double, 16> qform_matrix(double b, double c, double d, double qx, double qy, double qz, double dx,
-                                    double dy, double dz, double qfac) {
+std::array<double, 16> qform_matrix(double b, double c, double d, double qx, double qy, double qz, double dx, double dy,
+                                    double dz, double qfac) {
   double a = 1.0 - (b * b + c * c + d * d);
   if (a < 1e-7) {  // b, c, d describe a 180-degree rotation: renormalise them
     const double n = 1.0 / std::sqrt(b * b + c * c + d * d);
@@ -181,8 +203,8 @@ NiftiImage parse_nifti(const std::string& bytes, const std::string& what, DType 
   GALEN_CHECK(dtype == DType::f32 || dtype == DType::f64, "read_nifti: dtype must be f32 or f64, got ",
               dtype_name(dtype));
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  GALEN_CHECK(bytes.size() >= kHeaderSize, "read_nifti: '", what, "' is too short for a NIfTI-1 header (",
-              bytes.size(), " bytes, need 348)");
+  GALEN_CHECK(bytes.size() >= kHeaderSize, "read_nifti: '", what, "' is too short for a NIfTI-1 header (", bytes.size(),
+              " bytes, need 348)");
   int32_t sz;
   std::memcpy(&sz, p, 4);
   const int32_t sz_swapped = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(sz)));
@@ -220,22 +242,22 @@ NiftiImage parse_nifti(const std::string& bytes, const std::string& what, DType 
               ", which is not supported (uint8, int8, int16, uint16, int32, uint32, float32, float64)");
 
   const double vox = r.get<float>(kVoxOffset);
-  GALEN_CHECK(std::isfinite(vox) && vox >= static_cast<double>(kHeaderSize) && vox == std::floor(vox) &&
-                  vox < 1e12,
+  GALEN_CHECK(std::isfinite(vox) && vox >= static_cast<double>(kHeaderSize) && vox == std::floor(vox) && vox < 1e12,
               "read_nifti: '", what, "': vox_offset ", vox, " is not a whole number >= 348");
   img.vox_offset = static_cast<int64_t>(vox);
   img.scl_slope = r.get<float>(kSclSlope);
   img.scl_inter = r.get<float>(kSclInter);
   img.xyzt_units = p[kXyztUnits];
-  img.description.assign(reinterpret_cast<const char*>(p + kDescrip), strnlen(reinterpret_cast<const char*>(p + kDescrip), 80));
+  img.description.assign(reinterpret_cast<const char*>(p + kDescrip),
+                         strnlen(reinterpret_cast<const char*>(p + kDescrip), 80));
 
   img.qform_code = r.get<int16_t>(kQformCode);
   img.sform_code = r.get<int16_t>(kSformCode);
   const double pd[3] = {img.pixdim.size() > 0 ? img.pixdim[0] : 1.0, img.pixdim.size() > 1 ? img.pixdim[1] : 1.0,
                         img.pixdim.size() > 2 ? img.pixdim[2] : 1.0};
   img.qform = qform_matrix(r.get<float>(kQuatern), r.get<float>(kQuatern + 4), r.get<float>(kQuatern + 8),
-                           r.get<float>(kQuatern + 12), r.get<float>(kQuatern + 16), r.get<float>(kQuatern + 20),
-                           pd[0], pd[1], pd[2], img.qfac);
+                           r.get<float>(kQuatern + 12), r.get<float>(kQuatern + 16), r.get<float>(kQuatern + 20), pd[0],
+                           pd[1], pd[2], img.qfac);
   for (int i = 0; i < 12; ++i) img.sform[i] = r.get<float>(kSrow + 4 * i);
   img.sform[15] = 1.0;
   if (img.sform_code > 0) {
@@ -252,8 +274,8 @@ NiftiImage parse_nifti(const std::string& bytes, const std::string& what, DType 
     n *= d;
   }
   const uint64_t need = static_cast<uint64_t>(img.vox_offset) + static_cast<uint64_t>(n) * ti->bytes;
-  GALEN_CHECK(bytes.size() >= need, "read_nifti: '", what, "' is truncated: ", dims, " ", ti->name, " voxels at offset ",
-              img.vox_offset, " need ", need, " bytes, the file has ", bytes.size());
+  GALEN_CHECK(bytes.size() >= need, "read_nifti: '", what, "' is truncated: ", dims, " ", ti->name,
+              " voxels at offset ", img.vox_offset, " need ", need, " bytes, the file has ", bytes.size());
 
   const bool scaled = img.scl_slope != 0.0 && std::isfinite(img.scl_slope);
   const double slope = img.scl_slope, inter = std::isfinite(img.scl_inter) ? img.scl_inter : 0.0;
@@ -262,14 +284,30 @@ NiftiImage parse_nifti(const std::string& bytes, const std::string& what, DType 
   const unsigned char* src = p + img.vox_offset;
   void* dst = img.data.data_ptr();
   switch (img.datatype) {
-    case 2: convert<uint8_t>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 256: convert<int8_t>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 4: convert<int16_t>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 512: convert<uint16_t>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 8: convert<int32_t>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 768: convert<uint32_t>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 16: convert<float>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
-    case 64: convert<double>(src, n, r.swap, slope, inter, scaled, dtype, dst); break;
+    case 2:
+      convert<uint8_t>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 256:
+      convert<int8_t>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 4:
+      convert<int16_t>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 512:
+      convert<uint16_t>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 8:
+      convert<int32_t>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 768:
+      convert<uint32_t>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 16:
+      convert<float>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
+    case 64:
+      convert<double>(src, n, r.swap, slope, inter, scaled, dtype, dst);
+      break;
   }
   return img;
 }
@@ -288,25 +326,40 @@ NiftiWriteOptions NiftiWriteOptions::like(const NiftiImage& img) {
 }
 
 static std::string encode(const Tensor& data, const NiftiWriteOptions& o, const std::string& what) {
-  GALEN_CHECK(data.defined() && data.dim() >= 1 && data.dim() <= 4,
-              "write_nifti: '", what, "': data must be 1-D to 4-D (t, z, y, x), got ", data.defined() ? data.sizes() : Shape{});
+  GALEN_CHECK(data.defined() && data.dim() >= 1 && data.dim() <= 4, "write_nifti: '", what,
+              "': data must be 1-D to 4-D (t, z, y, x), got ", data.defined() ? data.sizes() : Shape{});
   for (int64_t s : data.sizes())
-    GALEN_CHECK(s >= 1 && s <= 32767, "write_nifti: '", what, "': every dim must be 1..32767 (NIfTI-1 stores shorts), got ",
-                data.sizes());
+    GALEN_CHECK(s >= 1 && s <= 32767, "write_nifti: '", what,
+                "': every dim must be 1..32767 (NIfTI-1 stores shorts), got ", data.sizes());
   int code = o.datatype;
   if (code == 0) {
     switch (data.dtype()) {
-      case DType::u8: case DType::boolean: code = 2; break;
-      case DType::i32: case DType::i64: code = 8; break;
-      case DType::f32: code = 16; break;
-      case DType::f64: code = 64; break;
-      default: GALEN_FAIL("write_nifti: '", what, "': no NIfTI datatype for ", dtype_name(data.dtype()), "; set options.datatype");
+      case DType::u8:
+      case DType::boolean:
+        code = 2;
+        break;
+      case DType::i32:
+      case DType::i64:
+        code = 8;
+        break;
+      case DType::f32:
+        code = 16;
+        break;
+      case DType::f64:
+        code = 64;
+        break;
+      default:
+        GALEN_FAIL("write_nifti: '", what, "': no NIfTI datatype for ", dtype_name(data.dtype()),
+                   "; set options.datatype");
     }
   }
   const TypeInfo* ti = find_type(code);
-  GALEN_CHECK(ti != nullptr, "write_nifti: '", what, "': datatype ", type_name_of(code), " is not supported for writing");
-  GALEN_CHECK(o.pixdim.size() <= 4, "write_nifti: '", what, "': pixdim has ", o.pixdim.size(), " entries (at most x, y, z, t)");
-  GALEN_CHECK(std::isfinite(o.scl_slope) && std::isfinite(o.scl_inter), "write_nifti: '", what, "': scl_slope / scl_inter must be finite");
+  GALEN_CHECK(ti != nullptr, "write_nifti: '", what, "': datatype ", type_name_of(code),
+              " is not supported for writing");
+  GALEN_CHECK(o.pixdim.size() <= 4, "write_nifti: '", what, "': pixdim has ", o.pixdim.size(),
+              " entries (at most x, y, z, t)");
+  GALEN_CHECK(std::isfinite(o.scl_slope) && std::isfinite(o.scl_inter), "write_nifti: '", what,
+              "': scl_slope / scl_inter must be finite");
 
   const int64_t nd = data.dim();
   std::string h(352, '\0');  // header + 4 zero extension bytes
@@ -328,7 +381,8 @@ static std::string encode(const Tensor& data, const NiftiWriteOptions& o, const 
   h[kXyztUnits] = static_cast<char>(o.xyzt_units);
   std::memcpy(h.data() + kDescrip, o.description.data(), std::min<size_t>(o.description.size(), 79));
   if (o.affine) {
-    GALEN_CHECK(o.sform_code >= 1 && o.sform_code <= 4, "write_nifti: '", what, "': sform_code must be 1..4, got ", o.sform_code);
+    GALEN_CHECK(o.sform_code >= 1 && o.sform_code <= 4, "write_nifti: '", what, "': sform_code must be 1..4, got ",
+                o.sform_code);
     put<int16_t>(h, kSformCode, static_cast<int16_t>(o.sform_code));
     for (int i = 0; i < 12; ++i) {
       GALEN_CHECK(std::isfinite((*o.affine)[i]), "write_nifti: '", what, "': the affine must be finite");
@@ -348,8 +402,8 @@ static std::string encode(const Tensor& data, const NiftiWriteOptions& o, const 
     const double hi = static_cast<double>(std::numeric_limits<T>::max());
     for (int64_t i = 0; i < n; ++i) {
       const double x = std::nearbyint(scaled ? (v[i] - o.scl_inter) / o.scl_slope : v[i]);
-      GALEN_CHECK(x >= lo && x <= hi, "write_nifti: '", what, "': value ", v[i], " at flat index ", i, " does not fit ", ti->name,
-                  scaled ? " after scaling" : "");
+      GALEN_CHECK(x >= lo && x <= hi, "write_nifti: '", what, "': value ", v[i], " at flat index ", i, " does not fit ",
+                  ti->name, scaled ? " after scaling" : "");
       const T t = static_cast<T>(x);
       std::memcpy(body.data() + i * sizeof(T), &t, sizeof(T));
     }
@@ -362,14 +416,30 @@ static std::string encode(const Tensor& data, const NiftiWriteOptions& o, const 
     }
   };
   switch (code) {
-    case 2: store_int(uint8_t{}); break;
-    case 256: store_int(int8_t{}); break;
-    case 4: store_int(int16_t{}); break;
-    case 512: store_int(uint16_t{}); break;
-    case 8: store_int(int32_t{}); break;
-    case 768: store_int(uint32_t{}); break;
-    case 16: store_float(float{}); break;
-    case 64: store_float(double{}); break;
+    case 2:
+      store_int(uint8_t{});
+      break;
+    case 256:
+      store_int(int8_t{});
+      break;
+    case 4:
+      store_int(int16_t{});
+      break;
+    case 512:
+      store_int(uint16_t{});
+      break;
+    case 8:
+      store_int(int32_t{});
+      break;
+    case 768:
+      store_int(uint32_t{});
+      break;
+    case 16:
+      store_float(float{});
+      break;
+    case 64:
+      store_float(double{});
+      break;
   }
   return h + body;
 }

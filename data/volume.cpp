@@ -17,9 +17,12 @@ namespace {
 
 const char* plane_name(Plane p) {
   switch (p) {
-    case Plane::axial: return "axial";
-    case Plane::coronal: return "coronal";
-    case Plane::sagittal: return "sagittal";
+    case Plane::axial:
+      return "axial";
+    case Plane::coronal:
+      return "coronal";
+    case Plane::sagittal:
+      return "sagittal";
   }
   return "?";
 }
@@ -67,8 +70,7 @@ Tensor resample_slice(const Tensor& slice, double dy, double dx, double new_dy, 
   GALEN_CHECK(slice.defined() && slice.dim() >= 2, "resample_slice: expected a (..., H, W) slice, got ",
               slice.defined() ? slice.sizes() : Shape{});
   GALEN_CHECK(dy > 0 && dx > 0 && new_dy > 0 && new_dx > 0 && std::isfinite(dy * dx * new_dy * new_dx),
-              "resample_slice: pixel sizes must be positive, got (", dy, ", ", dx, ") -> (", new_dy, ", ", new_dx,
-              ")");
+              "resample_slice: pixel sizes must be positive, got (", dy, ", ", dx, ") -> (", new_dy, ", ", new_dx, ")");
   const double h = std::round(static_cast<double>(slice.size(-2)) * dy / new_dy);
   const double w = std::round(static_cast<double>(slice.size(-1)) * dx / new_dx);
   GALEN_CHECK(h <= 65536 && w <= 65536, "resample_slice: the result would be ", h, "x", w, " pixels");

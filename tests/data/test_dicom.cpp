@@ -253,7 +253,10 @@ TEST_CASE("read_dicom_series: instance-number fallback and clear errors", "[data
   std::vector<std::string> nopos;
   for (int i : {4, 2, 3}) {
     std::string b = slurp(dir + "brain_00" + std::to_string(i) + ".dcm");
-    const std::string tag("\x20\x00\x32\x00" "DS", 6);
+    const std::string tag(
+        "\x20\x00\x32\x00"
+        "DS",
+        6);
     const size_t at = b.find(tag);
     REQUIRE(at != std::string::npos);
     b[at + 2] = '\x31';  // (0020,0031): not a standard attribute
@@ -272,7 +275,10 @@ TEST_CASE("read_dicom_series: instance-number fallback and clear errors", "[data
     std::string b = slurp(dir + "brain_003.dcm");
     const std::string from = "0.990960\\0.134158", to = "0.134158\\0.990960";
     // The value of (0020,0037) Image Orientation (Patient), not the retired (0020,0035).
-    const size_t tag = b.find(std::string("\x20\x00\x37\x00" "DS", 6));
+    const size_t tag =
+        b.find(std::string("\x20\x00\x37\x00"
+                           "DS",
+                           6));
     REQUIRE(tag != std::string::npos);
     const size_t at = b.find(from, tag);
     REQUIRE(at != std::string::npos);
@@ -282,13 +288,11 @@ TEST_CASE("read_dicom_series: instance-number fallback and clear errors", "[data
                         Catch::Contains("different Image Orientation") && Catch::Contains("tilted.dcm"));
   }
   // Different sizes.
-  REQUIRE_THROWS_WITH(
-      data::read_dicom_series(std::vector<std::string>{dir + "brain_002.dcm", kDcm + "CT_small.dcm"}),
-      Catch::Contains("CT_small.dcm") && Catch::Contains("128x128") && Catch::Contains("256x256"));
+  REQUIRE_THROWS_WITH(data::read_dicom_series(std::vector<std::string>{dir + "brain_002.dcm", kDcm + "CT_small.dcm"}),
+                      Catch::Contains("CT_small.dcm") && Catch::Contains("128x128") && Catch::Contains("256x256"));
   // The same slice twice.
-  REQUIRE_THROWS_WITH(
-      data::read_dicom_series(std::vector<std::string>{dir + "brain_002.dcm", dir + "brain_002.dcm"}),
-      Catch::Contains("same position"));
+  REQUIRE_THROWS_WITH(data::read_dicom_series(std::vector<std::string>{dir + "brain_002.dcm", dir + "brain_002.dcm"}),
+                      Catch::Contains("same position"));
   // Multi-frame files do not make a series; an empty list / directory is an error.
   REQUIRE_THROWS_WITH(data::read_dicom_series(std::vector<std::string>{kDcm + "rtdose.dcm"}),
                       Catch::Contains("15 frames"));
@@ -316,7 +320,8 @@ TEST_CASE("read_dicom: the whole shared MRI series (20 slices) against pydicom",
     CHECK(*s.slices[i].instance_number == i + 1);
     char key[32];
     std::snprintf(key, sizeof key, "shared.brain_%03d", i + 1);
-    CHECK(galen::sum(s.volume.select(0, i).to(DType::f64)).item() == expected().tensors.at(std::string(key) + ".sum").item());
+    CHECK(galen::sum(s.volume.select(0, i).to(DType::f64)).item() ==
+          expected().tensors.at(std::string(key) + ".sum").item());
   }
   CHECK(s.spacing[0] == Approx(7.0).margin(0.1));
 }
@@ -324,8 +329,8 @@ TEST_CASE("read_dicom: the whole shared MRI series (20 slices) against pydicom",
 TEST_CASE("read_dicom: missing, garbage, truncated and unsupported files name the file and the reason",
           "[data][medical]") {
   TempDir tmp;
-  REQUIRE_THROWS_WITH(data::read_dicom(tmp / "absent.dcm"), Catch::Contains("absent.dcm") &&
-                                                                Catch::Contains("does not exist"));
+  REQUIRE_THROWS_WITH(data::read_dicom(tmp / "absent.dcm"),
+                      Catch::Contains("absent.dcm") && Catch::Contains("does not exist"));
   spit(tmp / "empty.dcm", "");
   REQUIRE_THROWS_WITH(data::read_dicom(tmp / "empty.dcm"), Catch::Contains("empty.dcm"));
   spit(tmp / "text.dcm", "this is not a DICOM file at all, just some text that goes on for a while\n");
@@ -348,13 +353,29 @@ TEST_CASE("read_dicom: missing, garbage, truncated and unsupported files name th
       REQUIRE_THROWS_WITH(data::read_dicom(p), Catch::Contains(p));
     }
   }
-  // pydicom's MR_truncated: a well-formed element holding too few pixel bytes.
+  // pydicom's MR_truncated: the file ends inside Pixel Data; DCMTK's parser says so.
   REQUIRE_THROWS_WITH(data::read_dicom(kDcm + "MR_truncated.dcm"),
-                      Catch::Contains("MR_truncated.dcm") && Catch::Contains("truncated"));
+                      Catch::Contains("MR_truncated.dcm") && Catch::Contains("cannot parse"));
+  // A well-formed Pixel Data element too short for the declared size: MR_small
+  // with Rows 64 -> 65 (explicit VR LE: tag (0028,0010), "US", length 2, value).
+  {
+    std::string b = slurp(kDcm + "MR_small.dcm");
+    const std::string rows(
+        "\x28\x00\x10\x00"
+        "US\x02\x00\x40\x00",
+        10);
+    const size_t at = b.find(rows);
+    REQUIRE(at != std::string::npos);
+    b[at + 8] = '\x41';
+    spit(tmp / "rows65.dcm", b);
+    REQUIRE_THROWS_WITH(data::read_dicom(tmp / "rows65.dcm"),
+                        Catch::Contains("rows65.dcm") && Catch::Contains("Pixel Data is truncated") &&
+                            Catch::Contains("need 8320 bytes, the file has 8192"));
+  }
   // JPEG 2000: no decoder in DCMTK.
-  REQUIRE_THROWS_WITH(data::read_dicom(kDcm + "JPEG2000.dcm"),
-                      Catch::Contains("JPEG2000.dcm") && Catch::Contains("1.2.840.10008.1.2.4.91") &&
-                          Catch::Contains("cannot decompress"));
+  REQUIRE_THROWS_WITH(data::read_dicom(kDcm + "JPEG2000.dcm"), Catch::Contains("JPEG2000.dcm") &&
+                                                                   Catch::Contains("1.2.840.10008.1.2.4.91") &&
+                                                                   Catch::Contains("cannot decompress"));
   // Colour.
   REQUIRE_THROWS_WITH(data::read_dicom(kDcm + "SC_rgb_rle.dcm"),
                       Catch::Contains("SC_rgb_rle.dcm") && Catch::Contains("RGB") && Catch::Contains("grayscale"));
