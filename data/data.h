@@ -13,9 +13,9 @@
 #include "galen/data/nifti.h"
 #include "galen/data/progress.h"
 #include "galen/data/transforms.h"
+#include "galen/data/volume.h"
 // chemistry: molecules, SMILES / SDF readers, fingerprints (namespace galen::chem)
 #include "galen/data/fingerprint.h"
 #include "galen/data/molecule.h"
 #include "galen/data/sdf.h"
 #include "galen/data/smiles.h"
-#include "galen/data/volume.h"
