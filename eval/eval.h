@@ -1,2 +1,4 @@
 // eval/: metrics and explanations. One header per area, all included here.
 #pragma once
+
+#include "galen/eval/metrics.h"
