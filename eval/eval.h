@@ -2,3 +2,4 @@
 #pragma once
 
 #include "galen/eval/metrics.h"
+#include "galen/eval/gradcam.h"
