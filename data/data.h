@@ -4,6 +4,7 @@
 #pragma once
 
 #include "galen/data/checkpoint.h"
+#include "galen/data/chestxray.h"
 #include "galen/data/csv.h"
 #include "galen/data/dataset.h"
 #include "galen/data/dicom.h"
