@@ -17,7 +17,8 @@
 // prediction after the last chunk (the whole image seen).
 //
 //   tbptt_lstm [--data data/mnist] [--device cpu|cuda] [--chunk 7] [--epochs 1] [--train 12000] ...
-// Default run: 12000 training images, 1 epoch (well under 2 minutes on 2 cores).
+// Default run: 12000 training images, 1 epoch, ~86% test accuracy (~20 s of CPU time; 47 s wall on the
+// shared, loaded 2-core dev VM). More data and epochs (--train 0 --epochs N) train further.
 #include <galen/galen.h>
 
 #include <chrono>
@@ -51,7 +52,8 @@ void usage(const char* argv0) {
 struct Model : nn::Module {
   std::shared_ptr<nn::LSTM> lstm;
   std::shared_ptr<nn::Linear> fc;
-  Model(int64_t hidden) {
+  std::string name() const override { return "SeqMnistLSTM"; }
+  explicit Model(int64_t hidden) {
     lstm = register_module("lstm", std::make_shared<nn::LSTM>(28, hidden, nn::RnnOptions{.batch_first = true}));
     fc = register_module("fc", std::make_shared<nn::Linear>(hidden, 10));
   }

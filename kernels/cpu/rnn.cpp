@@ -27,8 +27,12 @@ constexpr DeviceType kDev = DeviceType::CPU;
 
 #pragma omp declare simd
 inline float exp_f32(float x) {
-  x = std::fmin(std::fmax(x, -87.0f), 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  // Clamp with compares (fminf / fmaxf do not vectorise); NaN passes through.
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  // n = round(x / ln 2) by the 1.5 * 2^23 trick (floorf does not vectorise under
+  // the default trapping-math rules); |x / ln 2| < 128 keeps it exact.
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   // ln 2 split in a short high part (n * hi is exact) and the rest.
   const float r = (x - n * 0.693359375f) + n * 2.12194440054690583e-4f;
   float p = 1.0f / 5040.0f;
@@ -79,6 +83,64 @@ const T* zero_bias(const T* b, int64_t n) {
 
 bool row_active(const RnnStep& s, int64_t b) { return s.lengths == nullptr || s.t < s.lengths[b]; }
 
+// One row of a forward step. The per-row functions take __restrict pointers
+// (no aliasing, nothing re-read through a closure) so the j loops vectorise; a
+// null y / ws is handled by the caller with scratch rows.
+template <typename T>
+void rnn_row_fwd(bool relu, int64_t H, const T* __restrict gi, const T* __restrict gh, const T* __restrict bi,
+                 const T* __restrict bh, T* __restrict ho, T* __restrict y, T* __restrict ws) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T a = gi[j] + bi[j] + gh[j] + bh[j];
+    const T h = relu ? (a > T(0) ? a : T(0)) : vtanh(a);
+    ho[j] = h;
+    y[j] = h;
+    ws[j] = h;
+  }
+}
+
+template <typename T>
+void lstm_row_fwd(int64_t H, const T* __restrict gi, const T* __restrict gh, const T* __restrict bi,
+                  const T* __restrict bh, const T* __restrict cp, T* __restrict ho, T* __restrict co,
+                  T* __restrict y, T* __restrict ws) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T i = vsigmoid(gi[j] + bi[j] + gh[j] + bh[j]);
+    const T f = vsigmoid(gi[H + j] + bi[H + j] + gh[H + j] + bh[H + j]);
+    const T g = vtanh(gi[2 * H + j] + bi[2 * H + j] + gh[2 * H + j] + bh[2 * H + j]);
+    const T o = vsigmoid(gi[3 * H + j] + bi[3 * H + j] + gh[3 * H + j] + bh[3 * H + j]);
+    const T c = f * cp[j] + i * g, tc = vtanh(c), h = o * tc;
+    co[j] = c;
+    ho[j] = h;
+    y[j] = h;
+    ws[j] = i;
+    ws[H + j] = f;
+    ws[2 * H + j] = g;
+    ws[3 * H + j] = o;
+    ws[4 * H + j] = tc;
+  }
+}
+
+template <typename T>
+void gru_row_fwd(int64_t H, const T* __restrict gi, const T* __restrict gh, const T* __restrict bi,
+                 const T* __restrict bh, const T* __restrict hp, T* __restrict ho, T* __restrict y,
+                 T* __restrict ws) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T r = vsigmoid(gi[j] + bi[j] + gh[j] + bh[j]);
+    const T z = vsigmoid(gi[H + j] + bi[H + j] + gh[H + j] + bh[H + j]);
+    const T hn = gh[2 * H + j] + bh[2 * H + j];
+    const T n = vtanh(gi[2 * H + j] + bi[2 * H + j] + r * hn);
+    const T h = (T(1) - z) * n + z * hp[j];
+    ho[j] = h;
+    y[j] = h;
+    ws[j] = r;
+    ws[H + j] = z;
+    ws[2 * H + j] = n;
+    ws[3 * H + j] = hn;
+  }
+}
+
 template <typename T>
 void forward_impl(const RnnStep& s, const T* gi, const T* gh, const T* bi, const T* bh, const T* hp, const T* cp,
                   T* ho, T* co, T* y, int64_t ldy, T* ws) {
@@ -86,6 +148,10 @@ void forward_impl(const RnnStep& s, const T* gi, const T* gh, const T* bi, const
   bi = zero_bias(bi, G * H);
   bh = zero_bias(bh, G * H);
   parallel_for(s.B, s.B * G * H * 16, [&](int64_t b0, int64_t b1) {
+    // Scratch rows standing in for a null y / ws, so the vector loops store unconditionally.
+    std::vector<T> scratch(static_cast<size_t>((y ? 0 : H) + (ws ? 0 : W * H)));
+    T* y_scratch = scratch.data();
+    T* ws_scratch = scratch.data() + (y ? 0 : H);
     for (int64_t b = b0; b < b1; ++b) {
       const T *hpr = hp + b * H, *gir = gi + b * G * H, *ghr = gh + b * G * H;
       T* hor = ho + b * H;
@@ -101,58 +167,73 @@ void forward_impl(const RnnStep& s, const T* gi, const T* gh, const T* bi, const
           for (int64_t j = 0; j < W * H; ++j) wr[j] = T(0);
         continue;
       }
+      if (!yr) yr = y_scratch;
+      if (!wr) wr = ws_scratch;
       switch (s.cell) {
         case RnnCell::Tanh:
-        case RnnCell::Relu: {
-          const bool relu = s.cell == RnnCell::Relu;
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) {
-            const T a = gir[j] + bi[j] + ghr[j] + bh[j];
-            const T h = relu ? (a > T(0) ? a : T(0)) : vtanh(a);
-            hor[j] = h;
-            if (yr) yr[j] = h;
-            if (wr) wr[j] = h;
-          }
-          break;
-        }
-        case RnnCell::Lstm: {
-          const T* cpr = cp + b * H;
-          T* cor = co + b * H;
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) {
-            const T i = vsigmoid(gir[j] + bi[j] + ghr[j] + bh[j]);
-            const T f = vsigmoid(gir[H + j] + bi[H + j] + ghr[H + j] + bh[H + j]);
-            const T g = vtanh(gir[2 * H + j] + bi[2 * H + j] + ghr[2 * H + j] + bh[2 * H + j]);
-            const T o = vsigmoid(gir[3 * H + j] + bi[3 * H + j] + ghr[3 * H + j] + bh[3 * H + j]);
-            const T c = f * cpr[j] + i * g, tc = vtanh(c), h = o * tc;
-            cor[j] = c;
-            hor[j] = h;
-            if (yr) yr[j] = h;
-            if (wr) {
-              wr[j] = i, wr[H + j] = f, wr[2 * H + j] = g, wr[3 * H + j] = o, wr[4 * H + j] = tc;
-            }
-          }
-          break;
-        }
-        case RnnCell::Gru: {
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) {
-            const T r = vsigmoid(gir[j] + bi[j] + ghr[j] + bh[j]);
-            const T z = vsigmoid(gir[H + j] + bi[H + j] + ghr[H + j] + bh[H + j]);
-            const T hn = ghr[2 * H + j] + bh[2 * H + j];
-            const T n = vtanh(gir[2 * H + j] + bi[2 * H + j] + r * hn);
-            const T h = (T(1) - z) * n + z * hpr[j];
-            hor[j] = h;
-            if (yr) yr[j] = h;
-            if (wr) {
-              wr[j] = r, wr[H + j] = z, wr[2 * H + j] = n, wr[3 * H + j] = hn;
-            }
-          }
-          break;
-        }
+        case RnnCell::Relu: rnn_row_fwd<T>(s.cell == RnnCell::Relu, H, gir, ghr, bi, bh, hor, yr, wr); break;
+        case RnnCell::Lstm: lstm_row_fwd<T>(H, gir, ghr, bi, bh, cp + b * H, hor, co + b * H, yr, wr); break;
+        case RnnCell::Gru: gru_row_fwd<T>(H, gir, ghr, bi, bh, hpr, hor, yr, wr); break;
       }
     }
   });
+}
+
+// One row of a backward step (dgh: a scratch row where the caller has none).
+template <typename T>
+void rnn_row_bwd(bool relu, int64_t H, const T* __restrict ws, const T* __restrict dh, const T* __restrict dy,
+                 T* __restrict dgi, T* __restrict dgh, T* __restrict dhp) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T g = dh[j] + dy[j], h = ws[j];
+    const T da = relu ? (h > T(0) ? g : T(0)) : g * (T(1) - h * h);
+    dgi[j] = da;
+    dgh[j] = da;
+    dhp[j] = T(0);
+  }
+}
+
+template <typename T>
+void lstm_row_bwd(int64_t H, const T* __restrict ws, const T* __restrict cp, const T* __restrict dh,
+                  const T* __restrict dc, const T* __restrict dy, T* __restrict dgi, T* __restrict dgh,
+                  T* __restrict dhp, T* __restrict dcp) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T gh = dh[j] + dy[j];
+    const T i = ws[j], f = ws[H + j], g = ws[2 * H + j], o = ws[3 * H + j], tc = ws[4 * H + j];
+    const T dct = dc[j] + gh * o * (T(1) - tc * tc);
+    const T ai = dct * g * i * (T(1) - i), af = dct * cp[j] * f * (T(1) - f);
+    const T ag = dct * i * (T(1) - g * g), ao = gh * tc * o * (T(1) - o);
+    dgi[j] = ai;
+    dgi[H + j] = af;
+    dgi[2 * H + j] = ag;
+    dgi[3 * H + j] = ao;
+    dgh[j] = ai;
+    dgh[H + j] = af;
+    dgh[2 * H + j] = ag;
+    dgh[3 * H + j] = ao;
+    dcp[j] = dct * f;
+    dhp[j] = T(0);
+  }
+}
+
+template <typename T>
+void gru_row_bwd(int64_t H, const T* __restrict ws, const T* __restrict hp, const T* __restrict dh,
+                 const T* __restrict dy, T* __restrict dgi, T* __restrict dgh, T* __restrict dhp) {
+#pragma omp simd
+  for (int64_t j = 0; j < H; ++j) {
+    const T gh = dh[j] + dy[j];
+    const T r = ws[j], z = ws[H + j], n = ws[2 * H + j], hn = ws[3 * H + j];
+    const T an = gh * (T(1) - z) * (T(1) - n * n);
+    const T ar = an * hn * r * (T(1) - r), az = gh * (hp[j] - n) * z * (T(1) - z);
+    dgi[j] = ar;
+    dgi[H + j] = az;
+    dgi[2 * H + j] = an;
+    dgh[j] = ar;
+    dgh[H + j] = az;
+    dgh[2 * H + j] = an * r;
+    dhp[j] = gh * z;
+  }
 }
 
 template <typename T>
@@ -162,6 +243,7 @@ void backward_impl(const RnnStep& s, const T* ws, const T* hp, const T* cp, cons
   const T* zero = zero_bias<T>(nullptr, H);
   const bool lstm = s.cell == RnnCell::Lstm;
   parallel_for(s.B, s.B * G * H * 8, [&](int64_t b0, int64_t b1) {
+    std::vector<T> scratch(static_cast<size_t>(dgh ? 0 : G * H));  // stands in for a null dgh
     for (int64_t b = b0; b < b1; ++b) {
       const T* dhr = dh ? dh + b * H : zero;
       const T* dcr = (lstm && dc) ? dc + b * H : zero;
@@ -178,56 +260,13 @@ void backward_impl(const RnnStep& s, const T* ws, const T* hp, const T* cp, cons
           for (int64_t j = 0; j < H; ++j) dcp[b * H + j] = dcr[j];
         continue;
       }
+      if (!ghr) ghr = scratch.data();
       const T* wr = ws + b * W * H;
       switch (s.cell) {
         case RnnCell::Tanh:
-        case RnnCell::Relu: {
-          const bool relu = s.cell == RnnCell::Relu;
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) {
-            const T g = dhr[j] + dyr[j], h = wr[j];
-            const T da = relu ? (h > T(0) ? g : T(0)) : g * (T(1) - h * h);
-            gir[j] = da;
-            if (ghr) ghr[j] = da;
-            dhpr[j] = T(0);
-          }
-          break;
-        }
-        case RnnCell::Lstm: {
-          const T* cpr = cp + b * H;
-          T* dcpr = dcp + b * H;
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) {
-            const T gh = dhr[j] + dyr[j];
-            const T i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j], tc = wr[4 * H + j];
-            const T dct = dcr[j] + gh * o * (T(1) - tc * tc);
-            const T ai = dct * g * i * (T(1) - i), af = dct * cpr[j] * f * (T(1) - f);
-            const T ag = dct * i * (T(1) - g * g), ao = gh * tc * o * (T(1) - o);
-            gir[j] = ai, gir[H + j] = af, gir[2 * H + j] = ag, gir[3 * H + j] = ao;
-            if (ghr) {
-              ghr[j] = ai, ghr[H + j] = af, ghr[2 * H + j] = ag, ghr[3 * H + j] = ao;
-            }
-            dcpr[j] = dct * f;
-            dhpr[j] = T(0);
-          }
-          break;
-        }
-        case RnnCell::Gru: {
-          const T* hpr = hp + b * H;
-#pragma omp simd
-          for (int64_t j = 0; j < H; ++j) {
-            const T gh = dhr[j] + dyr[j];
-            const T r = wr[j], z = wr[H + j], n = wr[2 * H + j], hn = wr[3 * H + j];
-            const T an = gh * (T(1) - z) * (T(1) - n * n);
-            const T ar = an * hn * r * (T(1) - r), az = gh * (hpr[j] - n) * z * (T(1) - z);
-            gir[j] = ar, gir[H + j] = az, gir[2 * H + j] = an;
-            if (ghr) {
-              ghr[j] = ar, ghr[H + j] = az, ghr[2 * H + j] = an * r;
-            }
-            dhpr[j] = gh * z;
-          }
-          break;
-        }
+        case RnnCell::Relu: rnn_row_bwd<T>(s.cell == RnnCell::Relu, H, wr, dhr, dyr, gir, ghr, dhpr); break;
+        case RnnCell::Lstm: lstm_row_bwd<T>(H, wr, cp + b * H, dhr, dcr, dyr, gir, ghr, dhpr, dcp + b * H); break;
+        case RnnCell::Gru: gru_row_bwd<T>(H, wr, hp + b * H, dhr, dyr, gir, ghr, dhpr); break;
       }
     }
   });
