@@ -212,8 +212,18 @@ bool forward(const T* x, const T* w, const T* b, int64_t N, const Conv2dGeometry
   const int nt = threads_for(N * OC * L * K);
   const bool pw = is_pointwise(g), fast = fast_path<T>();
   const int64_t S = slice_len(K, L, sizeof(T), N * groups, nt), slices = ceil_div_pos(L, S);
-  const int64_t tasks = N * groups * slices;
-  if (!enough_tasks(tasks, nt)) return false;
+  // Too few (image, group, slice) tasks (batch 1, 7x7 maps): also split the
+  // output channels, in blocks of whole 8-row panels of at least 16 rows; each
+  // block redoes the slice's im2col, cheap next to its gemm.
+  int64_t mblocks = 1;
+  if (!enough_tasks(N * groups * slices, nt))
+    mblocks = std::min(ceil_div_pos(4 * nt, N * groups * slices), std::max<int64_t>(1, OCg / 16));
+  const int64_t mrows = std::min(OCg, ceil_div_pos(ceil_div_pos(OCg, mblocks), tile::kMR) * tile::kMR);
+  mblocks = ceil_div_pos(OCg, mrows);
+  const int64_t tasks = N * groups * slices * mblocks;
+  // The tile gemm on one core is about as fast as OpenBLAS on two: never worse
+  // than declining. OpenBLAS per tile needs the tasks to balance.
+  if (!fast && !enough_tasks(tasks, nt)) return false;
   const int64_t wper = fast ? tile::packed_size(OCg, K) : 0;
   Scratch wp(static_cast<size_t>(groups * wper) * sizeof(float));
   if (fast) pack_weights(w, groups, OCg, K, false, wp.at<float>(0));
@@ -223,20 +233,23 @@ bool forward(const T* x, const T* w, const T* b, int64_t N, const Conv2dGeometry
     T* cols = pw ? nullptr : ws.at<T>(omp_get_thread_num() * K * S);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t sl = t % slices, ng = t / slices, n = ng / groups, gi = ng % groups;
+      const int64_t mb = t % mblocks, sl = t / mblocks % slices, ng = t / mblocks / slices;
+      const int64_t n = ng / groups, gi = ng % groups;
       const int64_t l0 = sl * S, l1 = std::min(L, l0 + S), nl = l1 - l0;
+      const int64_t m0 = mb * mrows, mr = std::min(OCg, m0 + mrows) - m0;
       const T* xg = x + (n * Cin + gi * Cg) * HW;
-      T* yo = y + (n * OC + gi * OCg) * L + l0;
-      const float* ap = fast ? wp.at<float>(gi * wper) : nullptr;
+      T* yo = y + (n * OC + gi * OCg + m0) * L + l0;
+      const float* ap = fast ? wp.at<float>(gi * wper + m0 * K) : nullptr;  // m0: whole panels
+      const T* wg = w + (gi * OCg + m0) * K;
       if (pw) {
-        tile_gemm<T>(ap, w + gi * OCg * K, K, false, OCg, nl, K, xg + l0, HW, yo, L);
+        tile_gemm<T>(ap, wg, K, false, mr, nl, K, xg + l0, HW, yo, L);
       } else {
         im2col_tile(xg, g, 0, Cg * g.KH, l0, l1, cols);
-        tile_gemm<T>(ap, w + gi * OCg * K, K, false, OCg, nl, K, cols, nl, yo, L);
+        tile_gemm<T>(ap, wg, K, false, mr, nl, K, cols, nl, yo, L);
       }
       if (b)
-        for (int64_t oc = 0; oc < OCg; ++oc) {
-          const T bv = b[gi * OCg + oc];
+        for (int64_t oc = 0; oc < mr; ++oc) {
+          const T bv = b[gi * OCg + m0 + oc];
           T* r = yo + oc * L;
 #pragma omp simd
           for (int64_t i = 0; i < nl; ++i) r[i] += bv;
