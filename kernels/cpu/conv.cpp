@@ -12,7 +12,10 @@
 // writes it and the gemm that reads it, and threads share nothing.
 //
 //  - forward: tasks (image, group, column slice); y[:, slice] = W_g . cols.
-//    1x1 stride-1 convolutions read x directly (no im2col).
+//    1x1 stride-1 convolutions read x directly (no im2col). Batch 1 with few
+//    slices also splits the output channels. More filters than columns in the
+//    batch (late layers, 512 channels at 7x7): one shared im2col of the batch
+//    and the gemm split over output channels (forward_shared).
 //  - gx: tasks (image, group) own their gx planes; per slice, dcols = W_gᵀ .
 //    gy[:, slice] is scattered back (col2im of the slice). Too few images for
 //    the threads: whole-image dcols with a threaded gemm and a parallel col2im.
@@ -20,12 +23,15 @@
 //  - gw: split over the rows of K (input channel, kernel row), so each thread
 //    im2cols only its own rows and owns its columns of gw: no private copies,
 //    no reduction, the same summation order on every run. The tile gemm
-//    computes gwᵀ (rows of K x OCg) = cols . gyᵀ (its A must be packed, and
-//    cols is the operand that is repacked per tile anyway), transposed at the end.
+//    computes gwᵀ (rows of K x OCg) = cols . gyᵀ with cols read in place and
+//    gyᵀ transposed once for the batch; gwᵀ is transposed into gw at the end.
 //  - gb: per output channel in double.
 // core/ops_nn.cpp falls back to its own path when this returns false (too
 // little parallel work for the tiles, or the "im2col" variant selected).
 #include <cblas.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -98,11 +104,31 @@ inline void walk_cols(const Conv2dGeometry& g, int64_t u0, int64_t u1, int64_t l
   }
 }
 
-// cols (rows of units [u0, u1), positions [l0, l1)), row stride l1 - l0, from
-// one image x (C, H, W).
+// d[0, n) = s[0, n). The runs of im2col are short (7 .. 56 floats, one output
+// row): a memcpy call costs more than the copy, and a vector loop's scalar tail
+// (56 = 3*16 + 8) was a fifth of the time, hence the masked AVX-512 tail.
 template <typename T>
-void im2col_tile(const T* x, const Conv2dGeometry& g, int64_t u0, int64_t u1, int64_t l0, int64_t l1, T* cols) {
-  const int64_t n = l1 - l0;
+inline void copy_run(T* __restrict d, const T* __restrict s, int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(s + i));
+    if (i < n) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+      _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, s + i));
+    }
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+}
+
+// cols (rows of units [u0, u1), positions [l0, l1)), row stride ld (default
+// l1 - l0), from one image x (C, H, W).
+template <typename T>
+void im2col_tile(const T* x, const Conv2dGeometry& g, int64_t u0, int64_t u1, int64_t l0, int64_t l1, T* cols,
+                 int64_t ld = -1) {
+  const int64_t n = ld >= 0 ? ld : l1 - l0;
   walk_cols(g, u0, u1, l0, l1, [&](int64_t row, int64_t oh, int64_t a, int64_t e, int64_t h, int64_t lo, int64_t hi) {
     T* d = cols + row * n + oh * g.OW - l0;  // indexed by ow
     for (int64_t ow = a; ow < lo; ++ow) d[ow] = T(0);
@@ -110,7 +136,7 @@ void im2col_tile(const T* x, const Conv2dGeometry& g, int64_t u0, int64_t u1, in
       const int64_t u = u0 + row / g.KW, kw = row % g.KW;
       const T* src = x + ((u / g.KH) * g.H + h) * g.W - g.PW + kw * g.DW;  // + ow*SW
       if (g.SW == 1) {
-        std::memcpy(d + lo, src + lo, (hi - lo) * sizeof(T));
+        copy_run(d + lo, src + lo, hi - lo);
       } else {
         for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * g.SW];
       }
@@ -204,6 +230,45 @@ inline void tile_gemm(const float* Ap, const T* A, int64_t lda, bool ta, int64_t
   gemm<T>(ta, false, M, N, K, T(1), A, lda, B, ldb, T(0), C, ldc);
 }
 
+// Late layers (more weights than columns: OCg > N*L, e.g. 512 channels at 7x7):
+// per-slice tiles would stream the whole weight matrix from L3 for every 49
+// columns. Instead the column matrix of the whole batch (K x N*L) is built once
+// in parallel and the gemm is split over blocks of output channels, so each
+// thread reads its share of the weights once.
+void forward_shared(const float* x, const float* w, const float* b, int64_t N, const Conv2dGeometry& g, int64_t OC,
+                    int64_t groups, float* y) {
+  const int64_t Cg = g.C, Cin = Cg * groups, OCg = OC / groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
+                HW = g.H * g.W, Q = N * L, units = Cg * g.KH;
+  const int nt = threads_for(N * OC * L * K);
+  const int64_t mrows = std::max(tile::kMR, ceil_div_pos(ceil_div_pos(OCg, 2 * nt), tile::kMR) * tile::kMR);
+  const int64_t mblocks = ceil_div_pos(OCg, mrows);
+  Scratch ws(static_cast<size_t>(K * Q + OCg * Q) * sizeof(float));
+  float* cols = ws.at<float>(0);
+  float* cs = cols + K * Q;
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    parallel_for(units * N, K * Q, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t u = t / N, n = t % N;
+        im2col_tile(x + (n * Cin + gi * Cg) * HW, g, u, u + 1, 0, L, cols + u * g.KW * Q + n * L, Q);
+      }
+    });
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (int64_t mb = 0; mb < mblocks; ++mb) {
+      const int64_t m0 = mb * mrows, mr = std::min(OCg, m0 + mrows) - m0;
+      tile::gemm_unpacked(mr, Q, K, w + (gi * OCg + m0) * K, K, cols, Q, cs + m0 * Q, Q, false);
+      for (int64_t oc = m0; oc < m0 + mr; ++oc) {
+        const float bv = b ? b[gi * OCg + oc] : 0.0f;
+        for (int64_t n = 0; n < N; ++n) {
+          const float* src = cs + oc * Q + n * L;
+          float* dst = y + (n * OC + gi * OCg + oc) * L;
+#pragma omp simd
+          for (int64_t i = 0; i < L; ++i) dst[i] = src[i] + bv;
+        }
+      }
+    }
+  }
+}
+
 template <typename T>
 bool forward(const T* x, const T* w, const T* b, int64_t N, const Conv2dGeometry& g, int64_t OC, int64_t groups,
              T* y) {
@@ -211,6 +276,12 @@ bool forward(const T* x, const T* w, const T* b, int64_t N, const Conv2dGeometry
                 HW = g.H * g.W;
   const int nt = threads_for(N * OC * L * K);
   const bool pw = is_pointwise(g), fast = fast_path<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    if (fast && N > 1 && OCg > N * L) {
+      forward_shared(x, w, b, N, g, OC, groups, y);
+      return true;
+    }
+  }
   const int64_t S = slice_len(K, L, sizeof(T), N * groups, nt), slices = ceil_div_pos(L, S);
   // Too few (image, group, slice) tasks (batch 1, 7x7 maps): also split the
   // output channels, in blocks of whole 8-row panels of at least 16 rows; each
@@ -224,9 +295,6 @@ bool forward(const T* x, const T* w, const T* b, int64_t N, const Conv2dGeometry
   // The tile gemm on one core is about as fast as OpenBLAS on two: never worse
   // than declining. OpenBLAS per tile needs the tasks to balance.
   if (!fast && !enough_tasks(tasks, nt)) return false;
-  const int64_t wper = fast ? tile::packed_size(OCg, K) : 0;
-  Scratch wp(static_cast<size_t>(groups * wper) * sizeof(float));
-  if (fast) pack_weights(w, groups, OCg, K, false, wp.at<float>(0));
   Scratch ws(pw ? 0 : static_cast<size_t>(nt * K * S) * sizeof(T));
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
@@ -239,14 +307,23 @@ bool forward(const T* x, const T* w, const T* b, int64_t N, const Conv2dGeometry
       const int64_t m0 = mb * mrows, mr = std::min(OCg, m0 + mrows) - m0;
       const T* xg = x + (n * Cin + gi * Cg) * HW;
       T* yo = y + (n * OC + gi * OCg + m0) * L + l0;
-      const float* ap = fast ? wp.at<float>(gi * wper + m0 * K) : nullptr;  // m0: whole panels
       const T* wg = w + (gi * OCg + m0) * K;
-      if (pw) {
-        tile_gemm<T>(ap, wg, K, false, mr, nl, K, xg + l0, HW, yo, L);
-      } else {
+      const T* bm = xg + l0;  // B: x itself (1x1) or the slice's im2col
+      int64_t ldb = HW;
+      if (!pw) {
         im2col_tile(xg, g, 0, Cg * g.KH, l0, l1, cols);
-        tile_gemm<T>(ap, wg, K, false, mr, nl, K, cols, nl, yo, L);
+        bm = cols;
+        ldb = nl;
       }
+      // W is read in place (rows of K floats stream well; packing it cost ~6%).
+      bool done = false;
+      if constexpr (std::is_same_v<T, float>) {
+        if (fast) {
+          tile::gemm_unpacked(mr, nl, K, wg, K, bm, ldb, yo, L, false);
+          done = true;
+        }
+      }
+      if (!done) gemm<T>(false, false, mr, nl, K, T(1), wg, K, bm, ldb, T(0), yo, L);
       if (b)
         for (int64_t oc = 0; oc < mr; ++oc) {
           const T bv = b[gi * OCg + m0 + oc];
@@ -342,18 +419,29 @@ void grad_weight(const T* x, const T* gy, int64_t N, const Conv2dGeometry& g, in
   const int64_t blocks = std::min(units, groups >= nt ? int64_t{1} : ceil_div_pos(nt, groups));
   const int64_t per = ceil_div_pos(units, blocks), max_rows = per * g.KW;
   const int64_t S = (pw && !fast) ? L : slice_len(max_rows, L, sizeof(T), 1, 1), slices = ceil_div_pos(L, S);
-  // Per thread: the im2col tile (not for 1x1) and, on the fast path, its packed
-  // copy and gyᵀ of the slice.
+  // Per thread: the im2col tile (not for 1x1).
   const int64_t cols_n = pw ? 0 : max_rows * S;
-  const int64_t pack_n = fast ? tile::packed_size(max_rows, S) + S * OCg : 0;
-  Scratch ws(static_cast<size_t>(nt * (cols_n * static_cast<int64_t>(sizeof(T)) + pack_n * 4)));
+  Scratch ws(static_cast<size_t>(nt * cols_n) * sizeof(T));
   Scratch gwt(fast ? static_cast<size_t>(OC * K) * sizeof(float) : 0);  // gwᵀ per group: (K, OCg)
+  // Fast path: gyᵀ per (image, group), (L, OCg), made once and shared by all tasks.
+  Scratch gyt(fast ? static_cast<size_t>(N * OC * L) * sizeof(float) : 0);
+  if (fast) {
+    constexpr int64_t B = 32;
+    const int64_t lb = ceil_div_pos(L, B);
+    parallel_for(N * groups * lb, N * OC * L, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t ng = t / lb, l0 = (t % lb) * B, l1 = std::min(L, l0 + B);
+        const float* src = reinterpret_cast<const float*>(gy) + ng * OCg * L;  // (n, gi) block: rows oc
+        float* dst = gyt.at<float>(ng * L * OCg);
+        for (int64_t oc0 = 0; oc0 < OCg; oc0 += B)
+          for (int64_t l = l0; l < l1; ++l)
+            for (int64_t oc = oc0; oc < std::min(OCg, oc0 + B); ++oc) dst[l * OCg + oc] = src[oc * L + l];
+      }
+    });
+  }
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    char* mine = static_cast<char*>(ws.p) + omp_get_thread_num() * (cols_n * sizeof(T) + pack_n * 4);
-    T* cols = reinterpret_cast<T*>(mine);
-    float* colsp = reinterpret_cast<float*>(mine + cols_n * sizeof(T));
-    float* gyt = colsp + (fast ? tile::packed_size(max_rows, S) : 0);
+    T* cols = ws.at<T>(omp_get_thread_num() * cols_n);
 #pragma omp for schedule(static, 1)
     for (int64_t t = 0; t < groups * blocks; ++t) {
       const int64_t gi = t / blocks, u0 = (t % blocks) * per, u1 = std::min(units, u0 + per);
@@ -376,12 +464,8 @@ void grad_weight(const T* x, const T* gy, int64_t N, const Conv2dGeometry& g, in
           if constexpr (std::is_same_v<T, float>) {
             if (fast) {
               // gwᵀ[rows] (rows x OCg) += cols (rows x nl) . gyᵀ (nl x OCg)
-              tile::pack_a(a, lda, false, rows, nl, colsp);
-              for (int64_t oc = 0; oc < OCg; ++oc) {
-                const float* src = gyg + oc * L + l0;
-                for (int64_t l = 0; l < nl; ++l) gyt[l * OCg + oc] = src[l];
-              }
-              tile::gemm(rows, OCg, nl, colsp, gyt, OCg, gwt.at<float>((gi * K + r0) * OCg), OCg, !first);
+              tile::gemm_unpacked(rows, OCg, nl, a, lda, gyt.at<float>(((n * groups + gi) * L + l0) * OCg), OCg,
+                                  gwt.at<float>((gi * K + r0) * OCg), OCg, !first);
               continue;
             }
           }

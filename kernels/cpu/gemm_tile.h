@@ -31,4 +31,10 @@ void pack_a(const float* A, int64_t lda, bool trans, int64_t M, int64_t K, float
 void gemm(int64_t M, int64_t N, int64_t K, const float* Ap, const float* B, int64_t ldb, float* C, int64_t ldc,
           bool accumulate);
 
+// The same with A (M x K, row stride lda) read in place: for an A that is used
+// only once (a tile of the column matrix), where packing would cost as much as
+// the product. Edge row panels (M % kMR) are packed on the fly.
+void gemm_unpacked(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                   float* C, int64_t ldc, bool accumulate);
+
 }  // namespace galen::kernels::cpu::tile

@@ -262,6 +262,8 @@ TEST_CASE("nn kernels: tiled conv2d forward / backward match im2col + gemm on th
       {geom(40, 31, 23, 1, 1, 1, 1, 0, 0, 1, 1), 4, 24, 2},  {geom(1, 30, 30, 3, 3, 1, 1, 1, 1, 1, 1), 2, 16, 16},
       {geom(64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1), 8, 64, 1},    {geom(64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1), 1, 100, 1},
       {geom(48, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1), 1, 72, 1},  // batch 1, small map: output channels split
+      {geom(16, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1), 3, 72, 1},  // more filters than columns: shared im2col
+      {geom(8, 4, 4, 3, 3, 2, 1, 1, 0, 1, 1), 2, 80, 2},   // the same with groups, stride (2, 1)
   };
   for (const auto& c : big) {
     INFO("big: C " << c.g.C << " H " << c.g.H << " W " << c.g.W << " K " << c.g.KH << " S " << c.g.SH << " N "
@@ -301,6 +303,10 @@ TEST_CASE("nn kernels: AVX-512 tile gemm matches the ref gemm", "[kernels][conv]
                      want.data(), ldc, 0, 1);
           tile::gemm(M, N, K, ap.data(), b.data(), ldb, got.data(), ldc, acc);
           require_close_all(got, want, 0, acc ? "tile gemm accumulate" : "tile gemm");  // exact (quarter values)
+          std::vector<float> got2 = c0, a_ld(M * (K + 2));
+          for (int64_t i = 0; i < M; ++i) std::copy_n(a.begin() + i * K, K, a_ld.begin() + i * (K + 2));
+          tile::gemm_unpacked(M, N, K, a_ld.data(), K + 2, b.data(), ldb, got2.data(), ldc, acc);
+          require_close_all(got2, want, 0, "tile gemm, A in place");
         }
       }
 }
