@@ -408,12 +408,65 @@ void grad_input(const T* w, const T* gy, int64_t N, const Conv2dGeometry& g, int
   }
 }
 
+// gw for small maps (L < 256) on the tile path: per-image slices of 49 or 196
+// columns would make gwᵀ (K x OCg, 9 MB at 512 channels) a read-modify-write
+// pass per image. Instead: the batch's column matrix (K x N*L) and gyᵀ
+// (N*L x OCg) once, then gwᵀ row blocks in one gemm each (depth N*L).
+void grad_weight_shared(const float* x, const float* gy, int64_t N, const Conv2dGeometry& g, int64_t OC,
+                        int64_t groups, float* gw) {
+  const int64_t Cg = g.C, Cin = Cg * groups, OCg = OC / groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
+                HW = g.H * g.W, Q = N * L, units = Cg * g.KH;
+  const int nt = threads_for(N * OC * L * K);
+  const int64_t rows = std::max(tile::kMR, ceil_div_pos(ceil_div_pos(K, 2 * nt), tile::kMR) * tile::kMR);
+  const int64_t blocks = ceil_div_pos(K, rows);
+  Scratch ws(static_cast<size_t>(K * Q + Q * OCg + K * OCg) * sizeof(float));
+  float* cols = ws.at<float>(0);
+  float* gyt = cols + K * Q;
+  float* gwt = gyt + Q * OCg;
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    parallel_for(units * N, K * Q, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t u = t / N, n = t % N;
+        im2col_tile(x + (n * Cin + gi * Cg) * HW, g, u, u + 1, 0, L, cols + u * g.KW * Q + n * L, Q);
+      }
+    });
+    parallel_for(N, Q * OCg, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t oc = 0; oc < OCg; ++oc) {
+          const float* src = gy + (n * OC + gi * OCg + oc) * L;
+          for (int64_t l = 0; l < L; ++l) gyt[(n * L + l) * OCg + oc] = src[l];
+        }
+    });
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t r0 = b * rows, nr = std::min(K, r0 + rows) - r0;
+      tile::gemm_unpacked(nr, OCg, Q, cols + r0 * Q, Q, gyt, OCg, gwt + r0 * OCg, OCg, false);
+    }
+    parallel_for(OCg, OCg * K, [&](int64_t o0, int64_t o1) {
+      for (int64_t oc = o0; oc < o1; ++oc) {
+        float* d = gw + (gi * OCg + oc) * K;
+        for (int64_t k = 0; k < K; ++k) d[k] = gwt[k * OCg + oc];
+      }
+    });
+  }
+}
+
 template <typename T>
 void grad_weight(const T* x, const T* gy, int64_t N, const Conv2dGeometry& g, int64_t OC, int64_t groups, T* gw) {
   const int64_t Cg = g.C, Cin = Cg * groups, OCg = OC / groups, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
                 HW = g.H * g.W;
   const int nt = threads_for(N * OC * L * K);
-  const bool pw = is_pointwise(g), fast = fast_path<T>();
+  const bool pw = is_pointwise(g);
+  bool fast = fast_path<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    if (fast && L < 256) {
+      if (N * L >= 128) {
+        grad_weight_shared(x, gy, N, g, OC, groups, gw);
+        return;
+      }
+      fast = false;  // batch 1 at 7x7: too shallow for the tile gemm; OpenBLAS per K-row block
+    }
+  }
   // Tasks: (group, block of units); a unit is one (channel, kernel row) = KW rows of K.
   const int64_t units = Cg * g.KH;
   const int64_t blocks = std::min(units, groups >= nt ? int64_t{1} : ceil_div_pos(nt, groups));
