@@ -146,6 +146,18 @@ class CpuBackend final : public Backend {
                            void* gb) override {
     cpu::batch_norm_backward(dt, x, gy, N, C, S, mean, invstd, w, gx, gw, gb);
   }
+  // "tiled" (default): conv.cpp; "im2col": decline, so core runs its whole-image
+  // im2col + gemm path (also taken with the "naive" gemm, which conv.cpp bypasses).
+  bool conv2d_forward(DType dt, const void* x, const void* w, const void* b, int64_t N, const Conv2dGeometry& g,
+                      int64_t OC, int64_t groups, void* y) override {
+    if (!conv_tiled_ || gemm_ == GemmVariant::Naive) return false;
+    return cpu::conv2d_forward(dt, x, w, b, N, g, OC, groups, y);
+  }
+  bool conv2d_backward(DType dt, const void* x, const void* w, const void* gy, int64_t N, const Conv2dGeometry& g,
+                       int64_t OC, int64_t groups, void* gx, void* gw, void* gb) override {
+    if (!conv_tiled_ || gemm_ == GemmVariant::Naive) return false;
+    return cpu::conv2d_backward(dt, x, w, gy, N, g, OC, groups, gx, gw, gb);
+  }
 
   // ---- recurrent cells: rnn.cpp ------------------------------------------------
   void rnn_cell_forward(const RnnStep& s, DType dt, const void* gi, const void* gh, const void* bi, const void* bh,
@@ -161,20 +173,24 @@ class CpuBackend final : public Backend {
 
   std::vector<std::string> variants(const std::string& primitive) const override {
     if (primitive == "gemm") return {"openblas", "naive"};
+    if (primitive == "conv2d") return {"tiled", "im2col"};
     return {};
   }
   void set_variant(const std::string& primitive, const std::string& v) override {
     if (primitive == "gemm" && v == "openblas") gemm_ = GemmVariant::OpenBLAS;
     else if (primitive == "gemm" && v == "naive") gemm_ = GemmVariant::Naive;
+    else if (primitive == "conv2d" && (v == "tiled" || v == "im2col")) conv_tiled_ = v == "tiled";
     else Backend::set_variant(primitive, v);  // throws, naming both
   }
   std::string variant(const std::string& primitive) const override {
     if (primitive == "gemm") return gemm_ == GemmVariant::Naive ? "naive" : "openblas";
+    if (primitive == "conv2d") return conv_tiled_ ? "tiled" : "im2col";
     return "";
   }
 
  private:
   GemmVariant gemm_ = GemmVariant::OpenBLAS;
+  bool conv_tiled_ = true;
 };
 
 // Registered before main() runs; cpu_backend() keeps this object file linked.

@@ -66,4 +66,11 @@ void batch_norm_backward(DType dt, const void* x, const void* gy, int64_t N, int
 // Fused optimizer steps (optim.cpp).
 void adam_step(DType dt, void* p, const void* g, void* m, void* v, void* vmax, int64_t n, const AdamParams& a);
 
+// conv.cpp: whole-convolution forward / backward in cache-sized tiles (see the
+// Backend methods of the same names); false = not taken, core falls back.
+bool conv2d_forward(DType dt, const void* x, const void* w, const void* b, int64_t N, const Conv2dGeometry& g,
+                    int64_t OC, int64_t groups, void* y);
+bool conv2d_backward(DType dt, const void* x, const void* w, const void* gy, int64_t N, const Conv2dGeometry& g,
+                     int64_t OC, int64_t groups, void* gx, void* gw, void* gb);
+
 }  // namespace galen::kernels::cpu

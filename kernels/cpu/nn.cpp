@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "galen/core/error.h"
 #include "galen/kernels/cpu/common.h"
@@ -99,43 +100,84 @@ void col2im(DType dt, const void* cols, const Conv2dGeometry& g, void* x) {
   });
 }
 
+namespace {
+// One output of max pooling, scanning the window row by row: the first maximum
+// wins, and the first NaN wins over everything.
+template <typename T>
+inline void max_window(const T* plane, const Conv2dGeometry& g, int64_t hs, int64_t klo, int64_t khi, int64_t ws,
+                       T& best_out, int64_t& idx_out) {
+  const int64_t jlo = std::max<int64_t>(0, ceil_div(-ws, g.DW));
+  const int64_t jhi = std::min<int64_t>(g.KW, ceil_div(g.W - ws, g.DW));
+  T best = -std::numeric_limits<T>::infinity();
+  int64_t best_i = -1;
+  for (int64_t kh = klo; kh < khi && !(best_i >= 0 && std::isnan(best)); ++kh) {
+    const int64_t h = hs + kh * g.DH;
+    for (int64_t kw = jlo; kw < jhi; ++kw) {
+      const int64_t i = h * g.W + ws + kw * g.DW;
+      const T v = plane[i];
+      if (best_i < 0 || v > best || std::isnan(v)) {
+        best = v;
+        best_i = i;
+        if (std::isnan(v)) break;
+      }
+    }
+  }
+  best_out = best;
+  idx_out = best_i;
+}
+}  // namespace
+
 // x (planes, H, W) -> out (planes, OH, OW), indices of the first maximum (NaN wins).
+// Per output row: the columns whose window lies inside the input ([ia, ib)) run
+// as a branch-free loop over the window offsets, vectorisable across the row
+// (select on v > best, or v NaN while best is not: the same first-maximum /
+// first-NaN rule as the scalar scan); the edge columns use the scalar scan.
 void max_pool2d(DType dt, const void* x, int64_t planes, const Conv2dGeometry& g, void* out, int64_t* indices) {
   on_type<kFloat>("max_pool2d", kDev, dt, [&](auto tag) {
     using T = decltype(tag);
     const T* px = static_cast<const T*>(x);
     T* po = static_cast<T*>(out);
     const int64_t L = g.OH * g.OW;
+    // Interior columns: ow*SW - PW >= 0 and ow*SW - PW + (KW-1)*DW < W.
+    const int64_t ia = std::min(g.OW, ceil_div(g.PW, g.SW));
+    const int64_t ib = std::max(ia, std::min(g.OW, ceil_div(g.W + g.PW - (g.KW - 1) * g.DW, g.SW)));
     parallel_for(planes, planes * L * g.KH * g.KW, [&](int64_t p0, int64_t p1) {
+      std::vector<int64_t> idx_row(static_cast<size_t>(g.OW));
       for (int64_t p = p0; p < p1; ++p) {
         const T* plane = px + p * g.H * g.W;
         for (int64_t oh = 0; oh < g.OH; ++oh) {
-          int64_t klo, khi;  // kernel rows whose input row is inside
           const int64_t hs = oh * g.SH - g.PH;
-          klo = std::max<int64_t>(0, ceil_div(-hs, g.DH));
-          khi = std::min<int64_t>(g.KH, ceil_div(g.H - hs, g.DH));
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t ws = ow * g.SW - g.PW;
-            const int64_t jlo = std::max<int64_t>(0, ceil_div(-ws, g.DW));
-            const int64_t jhi = std::min<int64_t>(g.KW, ceil_div(g.W - ws, g.DW));
-            T best = -std::numeric_limits<T>::infinity();
-            int64_t best_i = -1;
-            for (int64_t kh = klo; kh < khi && !(best_i >= 0 && std::isnan(best)); ++kh) {
-              const int64_t h = hs + kh * g.DH;
-              for (int64_t kw = jlo; kw < jhi; ++kw) {
-                const int64_t i = h * g.W + ws + kw * g.DW;
-                const T v = plane[i];
-                if (best_i < 0 || v > best || std::isnan(v)) {
-                  best = v;
-                  best_i = i;
-                  if (std::isnan(v)) break;
+          const int64_t klo = std::max<int64_t>(0, ceil_div(-hs, g.DH));  // kernel rows inside the input
+          const int64_t khi = std::min<int64_t>(g.KH, ceil_div(g.H - hs, g.DH));
+          T* orow = po + p * L + oh * g.OW;
+          int64_t* irow = indices ? indices + p * L + oh * g.OW : idx_row.data();
+          for (int64_t ow = 0; ow < ia; ++ow) max_window(plane, g, hs, klo, khi, ow * g.SW - g.PW, orow[ow], irow[ow]);
+          if (ib > ia && khi > klo) {
+            // First window element, then the rest in scan order.
+            const int64_t base0 = (hs + klo * g.DH) * g.W - g.PW;
+#pragma omp simd
+            for (int64_t ow = ia; ow < ib; ++ow) {
+              orow[ow] = plane[base0 + ow * g.SW];
+              irow[ow] = base0 + ow * g.SW;
+            }
+            for (int64_t kh = klo; kh < khi; ++kh)
+              for (int64_t kw = (kh == klo ? 1 : 0); kw < g.KW; ++kw) {
+                const int64_t base = (hs + kh * g.DH) * g.W - g.PW + kw * g.DW;
+#pragma omp simd
+                for (int64_t ow = ia; ow < ib; ++ow) {
+                  const T v = plane[base + ow * g.SW];
+                  const T b = orow[ow];
+                  const bool take = v > b || (v != v && b == b);
+                  orow[ow] = take ? v : b;
+                  irow[ow] = take ? base + ow * g.SW : irow[ow];
                 }
               }
-            }
-            const int64_t o = p * L + oh * g.OW + ow;
-            po[o] = best;
-            if (indices) indices[o] = best_i;
+          } else {
+            for (int64_t ow = ia; ow < ib; ++ow)
+              max_window(plane, g, hs, klo, khi, ow * g.SW - g.PW, orow[ow], irow[ow]);
           }
+          for (int64_t ow = ib; ow < g.OW; ++ow)
+            max_window(plane, g, hs, klo, khi, ow * g.SW - g.PW, orow[ow], irow[ow]);
         }
       }
     });

@@ -4,6 +4,7 @@
 // gradchecks, PyTorch parity (tests/fixtures/nn_parity.safetensors, made by
 // tools/make_nn_fixtures.py) and argument errors.
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <random>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "galen/core/json.h"
 #include "galen/kernels/backend.h"
+#include "galen/kernels/cpu/gemm_tile.h"
 
 GALEN_COVERS_GRADCHECK(conv2d);
 GALEN_COVERS_GRADCHECK(max_pool2d);
@@ -118,6 +120,221 @@ TEST_CASE("nn kernels: im2col / col2im match the reference", "[kernels]") {
     check_im2col<float>(g);
     check_im2col<double>(g);
   }
+}
+
+namespace {
+// Multiples of 1/4 in [-2, 2].
+template <typename T>
+std::vector<T> quarter_vec(int64_t n) {
+  std::vector<T> v(static_cast<size_t>(std::max<int64_t>(n, 1)));
+  for (auto& e : v) e = static_cast<T>(std::uniform_int_distribution<int>(-8, 8)(rng())) / T(4);
+  return v;
+}
+
+// require_close with one assertion per call (the conv checks compare millions
+// of elements): reports the count of mismatches and the first one.
+template <typename T>
+void require_close_all(const std::vector<T>& a, const std::vector<T>& b, double tol, const std::string& what) {
+  REQUIRE(a.size() == b.size());
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double x = a[i], y = b[i];
+    if (!(std::fabs(x - y) <= tol * (1 + std::fabs(y))) && bad++ == 0) first = i;
+  }
+  INFO(what << ": " << bad << " of " << a.size() << " differ; first at " << first << ": cpu "
+            << (bad ? double(a[first]) : 0.0) << " ref " << (bad ? double(b[first]) : 0.0));
+  REQUIRE(bad == 0);
+}
+
+// The whole convolution through the ref backend: im2col / col2im + gemm per
+// image and group (the specification the CPU "tiled" conv2d path must match).
+template <typename T>
+struct RefConv {
+  Conv2dGeometry g;
+  int64_t N, OC, groups;
+  int64_t Cg() const { return g.C; }
+  int64_t K() const { return g.C * g.KH * g.KW; }
+  int64_t L() const { return g.OH * g.OW; }
+  int64_t HW() const { return g.H * g.W; }
+  int64_t OCg() const { return OC / groups; }
+
+  std::vector<T> forward(const std::vector<T>& x, const std::vector<T>& w, const T* b) const {
+    const DType dt = galen::dtype_v<T>;
+    std::vector<T> y(N * OC * L()), cols(K() * L());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        ref().im2col(dt, x.data() + (n * groups * Cg() + gi * Cg()) * HW(), g, cols.data());
+        ref().gemm(dt, false, false, OCg(), L(), K(), 1.0, w.data() + gi * OCg() * K(), K(), 0, cols.data(), L(), 0,
+                   0.0, y.data() + (n * OC + gi * OCg()) * L(), L(), 0, 1);
+        if (b)
+          for (int64_t oc = 0; oc < OCg(); ++oc)
+            for (int64_t l = 0; l < L(); ++l) y[(n * OC + gi * OCg() + oc) * L() + l] += b[gi * OCg() + oc];
+      }
+    return y;
+  }
+  void backward(const std::vector<T>& x, const std::vector<T>& w, const std::vector<T>& gy, std::vector<T>& gx,
+                std::vector<T>& gw, std::vector<T>& gb) const {
+    const DType dt = galen::dtype_v<T>;
+    gx.assign(N * groups * Cg() * HW(), T(0));
+    gw.assign(OC * K(), T(0));
+    gb.assign(OC, T(0));
+    std::vector<T> cols(K() * L()), img(Cg() * HW());
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const int64_t xo = (n * groups * Cg() + gi * Cg()) * HW(), yo = (n * OC + gi * OCg()) * L();
+        ref().im2col(dt, x.data() + xo, g, cols.data());
+        ref().gemm(dt, false, true, OCg(), K(), L(), 1.0, gy.data() + yo, L(), 0, cols.data(), L(), 0, 1.0,
+                   gw.data() + gi * OCg() * K(), K(), 0, 1);
+        ref().gemm(dt, true, false, K(), L(), OCg(), 1.0, w.data() + gi * OCg() * K(), K(), 0, gy.data() + yo, L(),
+                   0, 0.0, cols.data(), L(), 0, 1);
+        ref().col2im(dt, cols.data(), g, img.data());
+        std::copy(img.begin(), img.end(), gx.begin() + xo);
+        for (int64_t oc = 0; oc < OCg(); ++oc)
+          for (int64_t l = 0; l < L(); ++l) gb[gi * OCg() + oc] += gy[yo + oc * L() + l];
+      }
+  }
+};
+
+// CPU conv2d_forward / conv2d_backward against RefConv. Returns whether the
+// CPU backend took the call (it may decline; core then falls back).
+template <typename T>
+bool check_conv(const Conv2dGeometry& g, int64_t N, int64_t OC, int64_t groups, bool bias) {
+  const DType dt = galen::dtype_v<T>;
+  const RefConv<T> rc{g, N, OC, groups};
+  // f32 on quarter-integers in [-2, 2]: every product and partial sum is exact
+  // (multiples of 1/16 far below 2^20), so any summation order gives the same
+  // bits and the comparison is exact. f64 on uniform reals, 1e-12.
+  constexpr bool f32 = std::is_same_v<T, float>;
+  auto make = [](int64_t n) { return f32 ? quarter_vec<T>(n) : rand_vec<T>(n); };
+  auto x = make(N * groups * g.C * g.H * g.W), w = make(OC * rc.K()), b = make(OC), gy = make(N * OC * rc.L());
+  const double tol = f32 ? 0.0 : 1e-12;
+  std::vector<T> y(N * OC * rc.L(), T(-3));
+  const bool fwd = cpu().conv2d_forward(dt, x.data(), w.data(), bias ? b.data() : nullptr, N, g, OC, groups,
+                                        y.data());
+  if (fwd) require_close_all(y, rc.forward(x, w, bias ? b.data() : nullptr), tol, "conv2d_forward");
+  std::vector<T> gxr, gwr, gbr;
+  rc.backward(x, w, gy, gxr, gwr, gbr);
+  std::vector<T> gx(gxr.size(), T(9)), gw(gwr.size(), T(9)), gb(gbr.size(), T(9));
+  const bool bwd = cpu().conv2d_backward(dt, x.data(), w.data(), gy.data(), N, g, OC, groups, gx.data(), gw.data(),
+                                         gb.data());
+  if (bwd) {
+    require_close_all(gx, gxr, tol, "conv2d_backward gx");
+    require_close_all(gw, gwr, tol, "conv2d_backward gw");
+    require_close_all(gb, gbr, tol, "conv2d_backward gb");
+    // Each output is optional.
+    std::vector<T> gw2(gwr.size(), T(9));
+    REQUIRE(cpu().conv2d_backward(dt, x.data(), w.data(), gy.data(), N, g, OC, groups, nullptr, gw2.data(),
+                                  nullptr));
+    require_close_all(gw2, gwr, tol, "conv2d_backward gw only");
+    std::vector<T> gx2(gxr.size(), T(9));
+    REQUIRE(cpu().conv2d_backward(dt, x.data(), w.data(), gy.data(), N, g, OC, groups, gx2.data(), nullptr,
+                                  nullptr));
+    require_close_all(gx2, gxr, tol, "conv2d_backward gx only");
+  }
+  return fwd && bwd;
+}
+}  // namespace
+
+TEST_CASE("nn kernels: tiled conv2d forward / backward match im2col + gemm on the ref backend", "[kernels][conv]") {
+  REQUIRE(cpu().variant("conv2d") == "tiled");
+  int taken = 0;
+  for (const auto& g : conv_geometries())
+    for (int64_t N : {1, 3})
+      for (int64_t groups : {1, 2}) {
+        const int64_t OC = groups * (g.C > 8 ? 24 : 5);
+        INFO("C " << g.C << " H " << g.H << " W " << g.W << " K " << g.KH << "x" << g.KW << " S " << g.SH << ","
+                  << g.SW << " P " << g.PH << "," << g.PW << " D " << g.DH << "," << g.DW << " N " << N
+                  << " OC " << OC << " groups " << groups);
+        taken += check_conv<float>(g, N, OC, groups, N == 3);
+        taken += check_conv<double>(g, N, OC, groups, N == 1);
+      }
+  // Shapes with several column slices per image, large enough to run threaded:
+  // 3x3 pad 1, stride 2, a 1x1 stride 2 (im2col subsampling), a 7x7 stride-2
+  // stem on 3 channels, a 1x1 stride 1 (no im2col), depthwise groups.
+  struct Big {
+    Conv2dGeometry g;
+    int64_t N, OC, groups;
+  };
+  const std::vector<Big> big = {
+      {geom(16, 37, 41, 3, 3, 1, 1, 1, 1, 1, 1), 3, 24, 1},  {geom(16, 37, 41, 3, 3, 1, 1, 1, 1, 1, 1), 1, 24, 1},
+      {geom(12, 33, 29, 3, 3, 2, 2, 1, 1, 1, 1), 2, 20, 1},  {geom(24, 20, 19, 1, 1, 2, 2, 0, 0, 1, 1), 3, 40, 1},
+      {geom(3, 45, 47, 7, 7, 2, 2, 3, 3, 1, 1), 2, 16, 1},   {geom(40, 31, 23, 1, 1, 1, 1, 0, 0, 1, 1), 1, 24, 1},
+      {geom(40, 31, 23, 1, 1, 1, 1, 0, 0, 1, 1), 4, 24, 2},  {geom(1, 30, 30, 3, 3, 1, 1, 1, 1, 1, 1), 2, 16, 16},
+      {geom(64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1), 8, 64, 1},    {geom(64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1), 1, 100, 1},
+      {geom(48, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1), 1, 72, 1},  // batch 1, small map: output channels split
+      {geom(16, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1), 3, 72, 1},  // more filters than columns: shared im2col
+      {geom(8, 4, 4, 3, 3, 2, 1, 1, 0, 1, 1), 2, 80, 2},   // the same with groups, stride (2, 1)
+  };
+  for (const auto& c : big) {
+    INFO("big: C " << c.g.C << " H " << c.g.H << " W " << c.g.W << " K " << c.g.KH << " S " << c.g.SH << " N "
+                   << c.N << " OC " << c.OC << " groups " << c.groups);
+    const bool f = check_conv<float>(c.g, c.N, c.OC, c.groups, true);
+    const bool d = check_conv<double>(c.g, c.N, c.OC, c.groups, false);
+    if (c.N > 1) REQUIRE((f && d));  // enough work: never declined
+    if (galen::kernels::cpu::tile::available()) REQUIRE(f);  // the tile path takes every f32 forward
+  }
+  REQUIRE(taken > 60);  // most of the 80 calls are taken (a few batch-1 ones may decline)
+}
+
+TEST_CASE("nn kernels: AVX-512 tile gemm matches the ref gemm", "[kernels][conv]") {
+  namespace tile = galen::kernels::cpu::tile;
+  if (!tile::available()) {
+    std::cout << "SKIPPED: tile gemm not compiled in (no AVX-512 at build time)" << std::endl;
+    return;
+  }
+  // Edge rows (M % 8), edge columns (N % 16, N % 48), K across the 256 block,
+  // M across the 256-row block; accumulate; packed from A or from Aᵀ.
+  for (int64_t M : {1, 7, 8, 13, 264})
+    for (int64_t N : {1, 15, 16, 33, 48, 50, 97})
+      for (int64_t K : {1, 5, 300}) {
+        INFO("M " << M << " N " << N << " K " << K);
+        const int64_t ldb = N + 3, ldc = N + 5;
+        auto a = quarter_vec<float>(M * K), b = quarter_vec<float>(K * ldb), c0 = quarter_vec<float>(M * ldc);
+        std::vector<float> at(K * M);
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t k = 0; k < K; ++k) at[k * M + i] = a[i * K + k];
+        std::vector<float> ap(tile::packed_size(M, K)), apt(tile::packed_size(M, K));
+        tile::pack_a(a.data(), K, false, M, K, ap.data());
+        tile::pack_a(at.data(), M, true, M, K, apt.data());
+        REQUIRE(ap == apt);
+        for (bool acc : {false, true}) {
+          std::vector<float> want = c0, got = c0;
+          ref().gemm(DType::f32, false, false, M, N, K, 1.0, a.data(), K, 0, b.data(), ldb, 0, acc ? 1.0 : 0.0,
+                     want.data(), ldc, 0, 1);
+          tile::gemm(M, N, K, ap.data(), b.data(), ldb, got.data(), ldc, acc);
+          require_close_all(got, want, 0, acc ? "tile gemm accumulate" : "tile gemm");  // exact (quarter values)
+          std::vector<float> got2 = c0, a_ld(M * (K + 2));
+          for (int64_t i = 0; i < M; ++i) std::copy_n(a.begin() + i * K, K, a_ld.begin() + i * (K + 2));
+          tile::gemm_unpacked(M, N, K, a_ld.data(), K + 2, b.data(), ldb, got2.data(), ldc, acc);
+          require_close_all(got2, want, 0, "tile gemm, A in place");
+        }
+      }
+}
+
+TEST_CASE("nn kernels: conv2d variants give the same op results", "[kernels][conv]") {
+  using namespace galen;
+  manual_seed(5);
+  // Quarter-integer values: both paths are exact in f32, so they must agree bit for bit.
+  auto q = [](const Shape& s) {
+    int64_t n = 1;
+    for (int64_t d : s) n *= d;
+    return from_vector<float>(quarter_vec<float>(n), s).requires_grad_();
+  };
+  Tensor x = q({3, 8, 23, 19}), w = q({12, 4, 3, 3}), b = q({12});
+  auto run = [&](const char* v) {
+    cpu().set_variant("conv2d", v);
+    Tensor y = conv2d(x, w, b, {2, 1}, 1, 1, 2);
+    mul(y, y).sum().backward();
+    std::vector<Tensor> r = {y.detach(), x.grad(), w.grad(), b.grad()};
+    x.zero_grad();
+    w.zero_grad();
+    b.zero_grad();
+    return r;
+  };
+  const auto a = run("im2col"), t = run("tiled");
+  REQUIRE(cpu().variant("conv2d") == "tiled");
+  for (size_t i = 0; i < a.size(); ++i) REQUIRE_CLOSE(t[i], a[i], 0, 0);
+  REQUIRE_THROWS_AS(cpu().set_variant("conv2d", "winograd"), galen::Error);
 }
 
 TEST_CASE("nn kernels: im2col of a small known case", "[kernels]") {
