@@ -30,7 +30,9 @@ const std::vector<std::string>& differentiable_ops() {
       "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
       "binary_cross_entropy", "binary_cross_entropy_with_logits",
       // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
-      "leaky_relu", "elu", "dropout", "embedding", "layer_norm"};
+      "leaky_relu", "elu", "dropout", "embedding", "layer_norm",
+      // gradient checkpointing (core/checkpoint.cpp; tests in tests/core/test_grad_checkpoint.cpp)
+      "checkpoint"};
   return ops;
 }
 
