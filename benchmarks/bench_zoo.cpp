@@ -14,7 +14,7 @@
 // reads its peak resident set (VmHWM); the parent also takes ru_maxrss from
 // wait4 as a cross-check. Reported: the peak above the child's starting RSS
 // (what the model + optimizer + activations + allocator caches cost) and the
-// absolute peak. A fresh process per measurement, because a peak cannot be
+// absolute peak; for DenseNet-121 also galen with memory_efficient layers. A fresh process per measurement, because a peak cannot be
 // reset, and spawn rather than fork, because a forked child of an OpenMP
 // process hangs in libgomp's stale thread pool. Set GALEN_BENCH_ZOO_NO_MEMORY=1
 // to skip the memory measurement.
@@ -51,9 +51,10 @@ constexpr int64_t kHW = 224;
 constexpr int64_t kTrainBatch = 8;
 constexpr const char* kChildEnv = "GALEN_BENCH_ZOO_MEMORY_OUT";
 
+// "densenet121_me": DenseNet-121 with memory_efficient (checkpointed) layers; memory child only.
 std::shared_ptr<galen::nn::Module> make_model(const std::string& arch) {
   if (arch == "resnet50") return galen::zoo::resnet50();
-  return galen::zoo::densenet121();
+  return galen::zoo::densenet121({.memory_efficient = arch == "densenet121_me"});
 }
 
 std::function<void()> galen_infer(const std::string& arch) {
@@ -176,6 +177,12 @@ void report_memory(const std::string& arch) {
     }
   }
   note(os.str());
+  if (arch == "densenet121") {
+    const MemResult me = measure_in_child("densenet121_me", "galen");
+    if (me.ok) note("zoo/densenet121/train_b8_224 peak memory, galen with memory_efficient=true: " +
+                    mib(me.hwm_kib - me.baseline_kib) + " (" + mib(me.hwm_kib) + ")");
+    else note("zoo/densenet121/train_b8_224 memory_efficient: " + me.error);
+  }
 }
 
 std::vector<Case> zoo_cases() {
@@ -226,8 +233,9 @@ Bench bench_zoo_memory_child() {
   };
   b.cases = [] {
     std::vector<Case> cases;
-    for (const std::string arch : {"resnet50", "densenet121"}) {
+    for (const std::string arch : {"resnet50", "densenet121", "densenet121_me"}) {
       for (const std::string side : {"galen", "libtorch"}) {
+        if (arch == "densenet121_me" && side == "libtorch") continue;
         Case c;
         c.name = arch + "_" + side;
         c.unit = Unit::Ms;
