@@ -34,7 +34,9 @@ const std::vector<std::string>& differentiable_ops() {
       // attention (layers/attention.cpp; tests in tests/layers/test_attention.cpp)
       "scaled_dot_product_attention",
       // recurrent layers and cells (core/ops_rnn.cpp; tests in tests/layers/test_rnn.cpp)
-      "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"};
+      "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
+      // gradient checkpointing (core/checkpoint.cpp; tests in tests/core/test_grad_checkpoint.cpp)
+      "checkpoint"};
   return ops;
 }
 
