@@ -6,6 +6,7 @@
 #include "galen/data/csv.h"
 #include "galen/data/dataset.h"
 #include "galen/data/generator.h"
+#include "galen/data/graph.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
 #include "galen/data/progress.h"
