@@ -172,7 +172,8 @@ Tensor GCNConv::forward(const Tensor& x, const Tensor& edge_index, const Tensor&
               edge_weight.sizes());
   const int64_t N = x.size(0);
   Tensor ei = edge_index, w = edge_weight.defined() ? edge_weight.to(x.dtype()) : Tensor();
-  if (self_loops) std::tie(ei, w) = add_remaining_self_loops(ei, N, w, 1.0);
+  // As PyG: self-loops are part of the normalisation (gcn_norm); normalize=false adds none.
+  if (normalize && self_loops) std::tie(ei, w) = add_remaining_self_loops(ei, N, w, 1.0);
   if (w.defined()) w = w.to(x.dtype());
   const Tensor src = src_of(ei), dst = dst_of(ei);
   Tensor norm = w;

@@ -40,7 +40,8 @@ std::pair<Tensor, Tensor> add_remaining_self_loops(const Tensor& edge_index, int
 //   x_i' = b + sum_{j in N(i) u {i}} w_ji / sqrt(d_i d_j) * (Θ x_j),   d_i = sum_{j in N(i) u {i}} w_ji,
 // i.e. X' = D^-1/2 (A + I) D^-1/2 X Θᵀ + b with edge weights w (default 1; self-loops
 // weight 1 unless the graph has them, see add_remaining_self_loops). Nodes with
-// d_i = 0 (possible only without self-loops) get 0. Parameters: lin.weight (out, in), bias (out).
+// d_i = 0 (possible only without self-loops) get 0. normalize=false: x_i' = b + sum_{j in N(i)} w_ji Θ x_j
+// (no self-loops added, as in PyG). Parameters: lin.weight (out, in), bias (out).
 class GCNConv : public Module {
  public:
   GCNConv(int64_t in_channels, int64_t out_channels, bool add_self_loops = true, bool normalize = true,

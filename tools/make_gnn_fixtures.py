@@ -199,7 +199,8 @@ def layer_case(name, layer, fn, use_ea=False, use_ew=False, buffers=None, **args
 
 # GCNConv: x' = D^-1/2 (A+I) D^-1/2 x Θᵀ + b   (PyG gcn_norm: degree on the target)
 def gcn(x, ea, ew, P, fout=6, loops=True, normalize=True):
-    ei, w = (add_remaining_self_loops(edge_index, ew, N) if loops
+    # PyG adds the self-loops inside gcn_norm: none without normalisation.
+    ei, w = (add_remaining_self_loops(edge_index, ew, N) if loops and normalize
              else (edge_index, ew if ew is not None else torch.ones(E, dtype=F64)))
     row, col = ei
     if normalize:
@@ -215,6 +216,8 @@ layer_case("gcn", "GCNConv", gcn, out_channels=6)
 layer_case("gcn_weighted", "GCNConv", gcn, use_ew=True, out_channels=6)
 layer_case("gcn_noloops", "GCNConv", lambda *a: gcn(*a, loops=False), use_ew=True, out_channels=6,
            add_self_loops=False)
+layer_case("gcn_nonorm", "GCNConv", lambda *a: gcn(*a, normalize=False), use_ew=True, out_channels=6,
+           normalize=False)
 
 
 # GraphConv: x_i' = Θ1 x_i + Θ2 aggr_j w_ji x_j

@@ -69,7 +69,7 @@ LayerUnderTest make_layer(const json::Value& meta, int64_t num_graphs) {
   const std::string aggr = ag != nullptr ? ag->as_string() : "add";
   LayerUnderTest t;
   if (layer == "GCNConv") {
-    auto m = std::make_shared<nn::GCNConv>(5, out, flag(meta, "add_self_loops", true));
+    auto m = std::make_shared<nn::GCNConv>(5, out, flag(meta, "add_self_loops", true), flag(meta, "normalize", true));
     t.module = m;
     t.fwd = [m](auto& x, auto& ei, auto&, auto& ew, auto&) { return m->forward(x, ei, ew); };
   } else if (layer == "GraphConv") {
@@ -164,7 +164,7 @@ TEST_CASE("gnn layers: parity with PyG's formulas (outputs, input and parameter 
     }
     ++n_cases;
   }
-  REQUIRE(n_cases >= 19);
+  REQUIRE(n_cases >= 20);
 }
 
 TEST_CASE("gnn layers: PyG parameter names and shapes", "[layers][gnn]") {
