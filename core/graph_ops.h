@@ -40,4 +40,13 @@ std::pair<Tensor, Tensor> scatter_max_with_arg(const Tensor& src, const Tensor& 
 // In attention, index is the edge target, so the weights of a node's incoming edges sum to 1.
 Tensor segment_softmax(const Tensor& src, const Tensor& index, int64_t num_segments = -1);
 
+// Message passing with sum aggregation in one kernel (a sparse-dense product, no
+// (E, F) message tensor): x (M, *), src / dst (E) integral, edge_weight (E) or
+// undefined (= 1) -> (dim_size, *):
+//   out[n] = sum_{e: dst[e] = n} edge_weight[e] * x[src[e]]
+// = scatter_sum(gather_rows(x, src) * edge_weight[:, None], dst, dim_size), faster.
+// Differentiable in x and edge_weight. dim_size < 0: M (a graph's nodes send and receive).
+Tensor gather_scatter_sum(const Tensor& x, const Tensor& src, const Tensor& dst, int64_t dim_size = -1,
+                          const Tensor& edge_weight = Tensor());
+
 }  // namespace galen

@@ -32,7 +32,8 @@ const std::vector<std::string>& differentiable_ops() {
       // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
       "leaky_relu", "elu", "dropout", "embedding", "layer_norm",
       // graph primitives (core/ops_graph.cpp; tests in tests/kernels/test_kernels_graph.cpp)
-      "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax"};
+      "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax",
+      "gather_scatter_sum"};
   return ops;
 }
 

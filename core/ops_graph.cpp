@@ -158,4 +158,52 @@ Tensor segment_softmax(const Tensor& src, const Tensor& index, int64_t num_segme
   });
 }
 
+Tensor gather_scatter_sum(const Tensor& x, const Tensor& src, const Tensor& dst, int64_t dim_size,
+                          const Tensor& edge_weight) {
+  const char* op = "gather_scatter_sum";
+  detail::check_defined(op, x, "x");
+  detail::check_defined(op, src, "src");
+  detail::check_defined(op, dst, "dst");
+  detail::check_same_device(op, {&x, &src, &dst});
+  GALEN_CHECK(is_floating(x.dtype()), op, ": x must be floating (f32 or f64), got ", dtype_name(x.dtype()));
+  GALEN_CHECK(x.dim() >= 1, op, ": x must have at least 1 dim (N, *), got a 0-d tensor");
+  GALEN_CHECK(src.dim() == 1 && dst.dim() == 1 && src.size(0) == dst.size(0), op,
+              ": src and dst must be 1-D of the same length, got shapes ", src.sizes(), " and ", dst.sizes());
+  const int64_t M = x.size(0), E = src.size(0), N = dim_size < 0 ? M : dim_size;
+  int64_t F = 1;
+  for (int64_t d = 1; d < x.dim(); ++d) F *= x.size(d);
+  Tensor si = detail::checked_index(op, src, M, "src"), di = detail::checked_index(op, dst, N, "dst");
+  Tensor w;
+  if (edge_weight.defined()) {
+    detail::check_same_device(op, {&x, &edge_weight});
+    GALEN_CHECK(edge_weight.dim() == 1 && edge_weight.size(0) == E, op, ": edge_weight must have shape (", E,
+                "), got ", edge_weight.sizes());
+    GALEN_CHECK(edge_weight.dtype() == x.dtype(), op, ": edge_weight is ", dtype_name(edge_weight.dtype()),
+                " but x is ", dtype_name(x.dtype()));
+    w = edge_weight.detach().contiguous();
+  }
+  Tensor xc = x.detach().contiguous();
+  Shape shape = x.sizes();
+  shape[0] = N;
+  Tensor out = make_empty(shape, x.dtype(), x.device());
+  if (N * F > 0)
+    backend_of(x).gather_scatter_sum(x.dtype(), xc.data_ptr(), M, F, idx_ptr(si), idx_ptr(di),
+                                     w.defined() ? w.data_ptr() : nullptr, E, N, out.data_ptr());
+  const bool w_grad = edge_weight.defined() && autograd::any_requires_grad({&edge_weight});
+  std::vector<Tensor> inputs = {x};
+  if (edge_weight.defined()) inputs.push_back(edge_weight);
+  return record(op, out, inputs, {si, di, w, w_grad ? xc : Tensor()},
+                [M, N, F, w_grad](const Tensor& g, const Saved& s) {
+                  Grads gs{gather_scatter_sum(g, s[1], s[0], M, s[2])};
+                  if (s[2].defined()) {
+                    if (w_grad)
+                      gs.push_back(sum(mul(gather_rows(g.reshape({N, F}), s[1]), gather_rows(s[3].reshape({M, F}), s[0])),
+                                       {1}));
+                    else
+                      gs.push_back(Tensor());
+                  }
+                  return gs;
+                });
+}
+
 }  // namespace galen

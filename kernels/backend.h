@@ -257,6 +257,12 @@ class Backend {
   // gx[e, f] = y[e, f] * (gy[e, f] - sum_{e' in index[e]'s segment} gy[e', f] * y[e', f]).
   virtual void segment_softmax_backward(DType dtype, const void* y, const void* gy, int64_t E, int64_t F,
                                         const int64_t* index, int64_t N, void* gx);
+  // Fused message passing with sum aggregation (a sparse-dense product):
+  //   out (N, F)[n] = sum_{e: dst[e] = n} w[e] * x (M, F)[src[e]]
+  // src in [0, M), dst in [0, N) (E each, checked); w (E) or null (= 1). Rows no
+  // edge reaches are 0. Summation order and CUDA variants as scatter_reduce Sum.
+  virtual void gather_scatter_sum(DType dtype, const void* x, int64_t M, int64_t F, const int64_t* src,
+                                  const int64_t* dst, const void* w, int64_t E, int64_t N, void* out);
 
   // ---- variants -------------------------------------------------------------
   virtual std::vector<std::string> variants(const std::string& /*primitive*/) const { return {}; }

@@ -20,4 +20,9 @@ void Backend::segment_softmax_backward(DType dt, const void*, const void*, int64
   no_kernel("segment_softmax_backward", type(), dt);
 }
 
+void Backend::gather_scatter_sum(DType dt, const void*, int64_t, int64_t, const int64_t*, const int64_t*, const void*,
+                                 int64_t, int64_t, void*) {
+  no_kernel("gather_scatter_sum", type(), dt);
+}
+
 }  // namespace galen::kernels

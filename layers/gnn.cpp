@@ -184,10 +184,7 @@ Tensor GCNConv::forward(const Tensor& x, const Tensor& edge_index, const Tensor&
     Tensor dinv = where(pos, rsqrt(where(pos, deg, 1.0)), 0.0);
     norm = mul(mul(gather_rows(dinv, src), w), gather_rows(dinv, dst));
   }
-  Tensor h = lin->forward(x);
-  Tensor msg = gather_rows(h, src);
-  if (norm.defined()) msg = mul(msg, norm.unsqueeze(1));
-  Tensor out = scatter_sum(msg, dst, N);
+  Tensor out = gather_scatter_sum(lin->forward(x), src, dst, N, norm);
   return bias.defined() ? add(out, bias) : out;
 }
 
@@ -205,9 +202,15 @@ GraphConv::GraphConv(int64_t in, int64_t out, std::string aggregation, bool with
 Tensor GraphConv::forward(const Tensor& x, const Tensor& edge_index, const Tensor& edge_weight) {
   check_inputs("GraphConv", x, edge_index, in_channels);
   check_edge_values("GraphConv", edge_weight, edge_index.size(1), "edge_weight");
-  Tensor msg = gather_rows(x, src_of(edge_index));
-  if (edge_weight.defined()) msg = mul(msg, edge_weight.to(x.dtype()).reshape({-1, 1}));
-  Tensor agg = aggregate(aggr, msg, dst_of(edge_index), x.size(0));
+  Tensor agg;
+  if (aggr == "add" || aggr == "sum") {
+    agg = gather_scatter_sum(x, src_of(edge_index), dst_of(edge_index), x.size(0),
+                             edge_weight.defined() ? edge_weight.to(x.dtype()) : Tensor());
+  } else {
+    Tensor msg = gather_rows(x, src_of(edge_index));
+    if (edge_weight.defined()) msg = mul(msg, edge_weight.to(x.dtype()).reshape({-1, 1}));
+    agg = aggregate(aggr, msg, dst_of(edge_index), x.size(0));
+  }
   return add(lin_rel->forward(agg), lin_root->forward(x));
 }
 
@@ -248,7 +251,7 @@ GINConv::GINConv(std::shared_ptr<Module> net, double eps0, bool train_eps) : ini
 
 Tensor GINConv::forward(const Tensor& x, const Tensor& edge_index) {
   check_inputs("GINConv", x, edge_index, -1);
-  Tensor agg = scatter_sum(gather_rows(x, src_of(edge_index)), dst_of(edge_index), x.size(0));
+  Tensor agg = gather_scatter_sum(x, src_of(edge_index), dst_of(edge_index), x.size(0));
   return nn->forward(add(agg, mul(x, add(eps.to(x.dtype()), 1.0))));
 }
 

@@ -102,6 +102,21 @@ prim_case("segment_softmax_1d", "segment_softmax", lambda s: segment_softmax(s, 
 prim_case("segment_softmax_big", "segment_softmax", lambda s: segment_softmax(s, idx, 7), [randn(10, 2) * 300],
           idx, dim_size=7)
 
+# gather_scatter_sum: out[n] = sum_{e: dst[e] = n} w[e] x[src[e]]  (x: 6 nodes; dst into 7 segments)
+gsrc = torch.tensor([5, 0, 2, 2, 1, 0, 4, 3, 5, 2])
+
+
+def gss(x, w):
+    msg = x[gsrc] * w.view((-1,) + (1,) * (x.dim() - 1))
+    return scatter_sum(msg, idx, 7)
+
+
+prim_case("gather_scatter_sum_w", "gather_scatter_sum", gss, [randn(6, 4), randn(10)], idx, dim_size=7)
+TENSORS["gather_scatter_sum_w.src"] = gsrc
+prim_case("gather_scatter_sum_3d", "gather_scatter_sum", lambda x: scatter_sum(x[gsrc], idx, 7), [randn(6, 2, 3)],
+          idx, dim_size=7)
+TENSORS["gather_scatter_sum_3d.src"] = gsrc
+
 # ---- the test graph ----------------------------------------------------------------------------
 # Four graphs: 0 = nodes 0..4 (node 4 isolated, a self-loop on 2, edge 0->1 twice),
 # 1 = empty (no nodes), 2 = nodes 5..9 (a 5-cycle both ways plus 5->7), 3 = node 10 alone.

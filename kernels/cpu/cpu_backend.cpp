@@ -163,6 +163,10 @@ class CpuBackend final : public Backend {
                                 int64_t N, void* gx) override {
     cpu::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
   }
+  void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                          const void* w, int64_t E, int64_t N, void* out) override {
+    cpu::gather_scatter_sum(dt, x, M, F, src, dst, w, E, N, out);
+  }
 
   std::vector<std::string> variants(const std::string& primitive) const override {
     if (primitive == "gemm") return {"openblas", "naive"};

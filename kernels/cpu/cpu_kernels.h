@@ -74,5 +74,7 @@ void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_
 void segment_softmax(DType dt, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N, void* out);
 void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
                               int64_t N, void* gx);
+void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                        const void* w, int64_t E, int64_t N, void* out);
 
 }  // namespace galen::kernels::cpu

@@ -176,3 +176,37 @@ void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E
 }
 
 }  // namespace galen::kernels::cpu
+
+namespace galen::kernels::cpu {
+
+// Segments by target; each thread owns whole output rows and walks its edges in order.
+void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                        const void* w, int64_t E, int64_t N, void* out) {
+  on_type<kFloat>("gather_scatter_sum", kDev, dt, [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    const T* pw = static_cast<const T*>(w);
+    T* po = static_cast<T*>(out);
+    const Segments seg = make_segments(dst, E, N);
+    parallel_for(N, (E + N) * F, [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        T* o = po + n * F;
+        std::fill_n(o, F, T(0));
+        const int64_t k1 = seg.offsets[static_cast<size_t>(n + 1)];
+        for (int64_t k = seg.offsets[static_cast<size_t>(n)]; k < k1; ++k) {
+          const int64_t r = seg.row(k);
+          const T* xs = px + src[r] * F;
+          if (pw == nullptr) {
+            for (int64_t f = 0; f < F; ++f) o[f] += xs[f];
+          } else {
+            const T wr = pw[r];
+            for (int64_t f = 0; f < F; ++f) o[f] += wr * xs[f];
+          }
+        }
+      }
+    });
+    (void)M;
+  });
+}
+
+}  // namespace galen::kernels::cpu

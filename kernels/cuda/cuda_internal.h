@@ -116,6 +116,8 @@ class CudaBackend final : public Backend {
                        void* out) override;
   void segment_softmax_backward(DType dtype, const void* y, const void* gy, int64_t E, int64_t F,
                                 const int64_t* index, int64_t N, void* gx) override;
+  void gather_scatter_sum(DType dtype, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                          const void* w, int64_t E, int64_t N, void* out) override;
 
   std::vector<std::string> variants(const std::string& primitive) const override;
   void set_variant(const std::string& primitive, const std::string& variant) override;

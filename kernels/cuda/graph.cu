@@ -9,7 +9,7 @@
 //    offsets found by binary search, and one thread per (segment, column)
 //    walks its rows in row order: deterministic, the same order as the ref and
 //    cpu kernels.
-// Sum / Mean use the backend's "scatter" variant; Max (which must report the
+// Sum / Mean and the fused gather_scatter_sum use the backend's "scatter" variant; Max (which must report the
 // first maximum) and the segment softmax (which needs three passes over a
 // segment) always use the sorted segments.
 #include <cuda_runtime.h>
@@ -204,6 +204,37 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    atomic_gather_scatter_kernel(const T* x, int64_t F, const int64_t* src, const int64_t* dst, const T* w, int64_t E,
+                                 T* out) {
+  const int64_t total = E * F;
+  const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t e = i / F, f = i % F;
+    const T v = x[src[e] * F + f];
+    atomicAdd(out + dst[e] * F + f, w != nullptr ? w[e] * v : v);
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    sorted_gather_scatter_kernel(const T* x, int64_t F, const int64_t* src, const T* w, const int64_t* perm,
+                                 const int64_t* offsets, int64_t N, T* out) {
+  const int64_t total = N * F;
+  const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
+    const int64_t n = i / F, f = i % F;
+    T acc = T(0);
+    for (int64_t k = offsets[n]; k < offsets[n + 1]; ++k) {
+      const int64_t e = perm[k];
+      const T v = x[src[e] * F + f];
+      acc += w != nullptr ? w[e] * v : v;
+    }
+    out[i] = acc;
+  }
+}
+
 }  // namespace
 
 void CudaBackend::scatter_reduce(ScatterReduce op, DType dtype, const void* src, int64_t E, int64_t F,
@@ -272,6 +303,31 @@ void CudaBackend::segment_softmax_backward(DType dtype, const void* y, const voi
         static_cast<const T*>(y), static_cast<const T*>(gy), F, seg.perm.as<int64_t>(), seg.offsets.as<int64_t>(), N,
         static_cast<T*>(gx));
     GALEN_CUDA_LAUNCH_CHECK("segment_softmax_backward");
+  });
+}
+
+void CudaBackend::gather_scatter_sum(DType dtype, const void* x, int64_t M, int64_t F, const int64_t* src,
+                                     const int64_t* dst, const void* w, int64_t E, int64_t N, void* out) {
+  dispatch_float(dtype, "gather_scatter_sum", [&](auto tag) {
+    using T = decltype(tag);
+    if (N * F == 0) return;
+    const T* px = static_cast<const T*>(x);
+    const T* pw = static_cast<const T*>(w);
+    T* o = static_cast<T*>(out);
+    if (scatter_variant_.load() == kScatterAtomic) {
+      GALEN_CUDA_CHECK(cudaMemsetAsync(o, 0, static_cast<size_t>(N * F) * sizeof(T)));
+      if (E > 0) {
+        atomic_gather_scatter_kernel<T><<<grid_for(E * F), kThreads>>>(px, F, src, dst, pw, E, o);
+        GALEN_CUDA_LAUNCH_CHECK("gather_scatter_sum (atomic)");
+      }
+      return;
+    }
+    Segments seg(E, N);
+    sort_segments(dst, E, N, seg);
+    sorted_gather_scatter_kernel<T><<<grid_for(N * F), kThreads>>>(px, F, src, pw, seg.perm.as<int64_t>(),
+                                                                   seg.offsets.as<int64_t>(), N, o);
+    GALEN_CUDA_LAUNCH_CHECK("gather_scatter_sum (sorted)");
+    (void)M;
   });
 }
 

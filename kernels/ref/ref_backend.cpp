@@ -534,6 +534,10 @@ class RefBackend final : public Backend {
                                 int64_t N, void* gx) override {
     ref::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
   }
+  void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                          const void* w, int64_t E, int64_t N, void* out) override {
+    ref::gather_scatter_sum(dt, x, M, F, src, dst, w, E, N, out);
+  }
 };
 
 }  // namespace

@@ -108,3 +108,25 @@ void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E
 }
 
 }  // namespace galen::kernels::ref
+
+namespace galen::kernels::ref {
+
+void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                        const void* w, int64_t E, int64_t N, void* out) {
+  on_type<kFloat>("gather_scatter_sum", kDev, dt, [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x);
+    const T* pw = static_cast<const T*>(w);
+    T* o = static_cast<T*>(out);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t f = 0; f < F; ++f) {
+        double acc = 0.0;
+        for (int64_t e = 0; e < E; ++e)
+          if (dst[e] == n) acc += (pw != nullptr ? static_cast<double>(pw[e]) : 1.0) * px[src[e] * F + f];
+        o[n * F + f] = static_cast<T>(acc);
+      }
+    (void)M;
+  });
+}
+
+}  // namespace galen::kernels::ref

@@ -1,5 +1,5 @@
 // CUDA graph primitives and GNN layers against the CPU on the same inputs:
-// scatter sum / mean / max, segment softmax and gather_rows (forward and
+// scatter sum / mean / max, segment softmax, gather_rows and gather_scatter_sum (forward and
 // backward) under both "scatter" variants (atomic, sorted), the sorted
 // variant's run-to-run determinism, whole layers moved with Module::to, and
 // GraphBatch on the GPU. Tagged [cuda]; skipped without a GPU.
@@ -78,6 +78,17 @@ TEST_CASE("cuda graph: scatter sum / mean / max, segment softmax, gather_rows ma
         sum(mul(ga, w)).backward();
         sum(mul(gb, w.to(kCuda))).backward();
         REQUIRE_CLOSE(xb.grad(), xa.grad(), tol, tol);
+        // Fused gather + weighted scatter, gradients w.r.t. x and the weights.
+        const Tensor src_i = rand_index(s.E, s.N);
+        Tensor wa = randn({s.E}, dt).requires_grad_(), wb = wa.detach().to(kCuda).requires_grad_();
+        Tensor za = randn({s.N, s.F}, dt).requires_grad_(), zb = za.detach().to(kCuda).requires_grad_();
+        Tensor fa = gather_scatter_sum(za, src_i, idx, s.N, wa);
+        Tensor fb = gather_scatter_sum(zb, src_i.to(kCuda), idx.to(kCuda), s.N, wb);
+        REQUIRE_CLOSE(fb, fa, tol, tol);
+        sum(mul(fa, g)).backward();
+        sum(mul(fb, g.to(kCuda))).backward();
+        REQUIRE_CLOSE(zb.grad(), za.grad(), tol, tol);
+        REQUIRE_CLOSE(wb.grad(), wa.grad(), tol, tol);
       }
   }
 }

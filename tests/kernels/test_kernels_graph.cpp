@@ -27,6 +27,8 @@ GALEN_COVERS_PARITY(scatter_sum);
 GALEN_COVERS_PARITY(scatter_mean);
 GALEN_COVERS_PARITY(scatter_max);
 GALEN_COVERS_PARITY(segment_softmax);
+GALEN_COVERS_GRADCHECK(gather_scatter_sum);
+GALEN_COVERS_PARITY(gather_scatter_sum);
 
 namespace {
 
@@ -179,6 +181,32 @@ TEST_CASE("graph kernels: cpu segment_softmax matches ref, segments sum to 1", "
   }
 }
 
+TEST_CASE("graph kernels: cpu gather_scatter_sum matches ref (with and without weights)", "[kernels][graph]") {
+  for (const Shape3& s : kShapes)
+    for (bool weighted : {false, true}) {
+      INFO("E=" << s.E << " F=" << s.F << " N=" << s.N << " weighted=" << weighted);
+      const int64_t M = s.N + 3;  // sources come from a different (larger) node set
+      const std::vector<float> x = rand_vec<float>(M * s.F), w = rand_vec<float>(s.E);
+      const std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end());
+      const std::vector<int64_t> dst = rand_index(s.E, s.N, s.sorted, s.skip), src = rand_index(s.E, M, false);
+      const size_t n = static_cast<size_t>(std::max<int64_t>(s.N * s.F, 1));
+      std::vector<float> oc(n, 9.f), orf(n, -9.f);
+      std::vector<double> dc(n, 9.0), drf(n, -9.0);
+      gk::cpu_backend().gather_scatter_sum(DType::f32, x.data(), M, s.F, src.data(), dst.data(),
+                                           weighted ? w.data() : nullptr, s.E, s.N, oc.data());
+      gk::ref_backend().gather_scatter_sum(DType::f32, x.data(), M, s.F, src.data(), dst.data(),
+                                           weighted ? w.data() : nullptr, s.E, s.N, orf.data());
+      gk::cpu_backend().gather_scatter_sum(DType::f64, xd.data(), M, s.F, src.data(), dst.data(),
+                                           weighted ? wd.data() : nullptr, s.E, s.N, dc.data());
+      gk::ref_backend().gather_scatter_sum(DType::f64, xd.data(), M, s.F, src.data(), dst.data(),
+                                           weighted ? wd.data() : nullptr, s.E, s.N, drf.data());
+      if (s.N * s.F > 0) {
+        require_close(oc, orf, 1e-5, "gather_scatter_sum f32");
+        require_close(dc, drf, 1e-12, "gather_scatter_sum f64");
+      }
+    }
+}
+
 TEST_CASE("graph kernels: unsupported dtype is a no-kernel error", "[kernels][graph]") {
   std::vector<int64_t> src = {1, 2}, idx = {0, 0}, out = {0};
   REQUIRE_THROWS_AS(gk::cpu_backend().scatter_reduce(Reduce::Sum, DType::i64, src.data(), 2, 1, idx.data(), 1,
@@ -221,6 +249,11 @@ TEST_CASE("graph ops: f64 gradchecks (duplicates, empty segments, trailing dims)
   expect_gradcheck([&](const std::vector<Tensor>& v) { return segment_softmax(v[0], idx); }, {s3});
   Tensor s1 = randn({10}, f64).requires_grad_();
   expect_gradcheck([&](const std::vector<Tensor>& v) { return segment_softmax(mul(v[0], 3.0), idx, 7); }, {s1});
+  const Tensor src = idx_t({5, 0, 2, 2, 1, 0, 4, 3, 5, 2});
+  Tensor xs = randn({6, 4}, f64).requires_grad_(), w = randn({10}, f64).requires_grad_();
+  expect_gradcheck([&](const std::vector<Tensor>& v) { return gather_scatter_sum(v[0], src, idx, 7, v[1]); }, {xs, w});
+  Tensor x3 = randn({6, 2, 3}, f64).requires_grad_();
+  expect_gradcheck([&](const std::vector<Tensor>& v) { return gather_scatter_sum(v[0], src, idx, 7); }, {x3});
 }
 
 TEST_CASE("graph ops: E = 0, dim_size inference, gradient of max goes to the first maximum", "[ops][graph]") {
@@ -268,6 +301,13 @@ TEST_CASE("graph ops: bad arguments name the op and the problem", "[ops][graph][
   REQUIRE(msg([&] { scatter_sum(s, from_vector<float>({0, 1, 2, 3}, {4}), 4); }).find("integer") !=
           std::string::npos);
   REQUIRE(msg([&] { gather_rows(s, idx_t({4})); }).find("gather_rows: index contains 4") != std::string::npos);
+  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 4}), idx_t({1, 1}), 3); }).find("src contains 4") !=
+          std::string::npos);
+  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 1}), idx_t({1, 3}), 3); }).find("dst contains 3") !=
+          std::string::npos);
+  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 1}), idx_t({1}), 3); }).find("same length") != std::string::npos);
+  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 1}), idx_t({1, 0}), 3, ones({3})); }).find("edge_weight") !=
+          std::string::npos);
   REQUIRE_THROWS_AS(gather_rows(scalar_tensor(1.0), idx_t({0})), Error);
   REQUIRE_THROWS_AS(segment_softmax(scalar_tensor(1.0), idx_t({0}), 1), Error);
 }
@@ -297,7 +337,10 @@ TEST_CASE("graph ops: PyTorch parity (outputs and gradients, f64 and f32)", "[op
     for (DType dt : {DType::f64, DType::f32}) {
       INFO("case " << name << " (" << op << ") in " << dtype_name(dt));
       const double tol = dt == DType::f64 ? 1e-10 : 1e-5;
-      Tensor in = gfx(name + ".in0").to(dt).detach().clone().requires_grad_();
+      std::vector<Tensor> ins;
+      for (int i = 0; gnn_fixture().tensors.count(name + ".in" + std::to_string(i)) > 0; ++i)
+        ins.push_back(gfx(name + ".in" + std::to_string(i)).to(dt).detach().clone().requires_grad_());
+      Tensor in = ins[0];
       const Tensor idx = gfx(name + ".index");
       const json::Value* ds = meta.find("dim_size");
       const int64_t n = ds != nullptr ? ds->as_int() : -1;
@@ -307,13 +350,18 @@ TEST_CASE("graph ops: PyTorch parity (outputs and gradients, f64 and f32)", "[op
       else if (op == "scatter_mean") out = scatter_mean(in, idx, n);
       else if (op == "scatter_max") out = scatter_max(in, idx, n);
       else if (op == "segment_softmax") out = segment_softmax(in, idx, n);
+      else if (op == "gather_scatter_sum")
+        out = gather_scatter_sum(in, gfx(name + ".src"), idx, n, ins.size() > 1 ? ins[1] : Tensor());
       else FAIL("unknown op " << op);
       REQUIRE_CLOSE(out, gfx(name + ".out"), tol, tol);
       sum(mul(out, gfx(name + ".w").to(dt))).backward();
-      REQUIRE(in.grad().defined());
-      REQUIRE_CLOSE(in.grad(), gfx(name + ".grad0"), tol, tol);
+      for (size_t i = 0; i < ins.size(); ++i) {
+        INFO("input " << i);
+        REQUIRE(ins[i].grad().defined());
+        REQUIRE_CLOSE(ins[i].grad(), gfx(name + ".grad" + std::to_string(i)), tol, tol);
+      }
     }
     ++n_cases;
   }
-  REQUIRE(n_cases >= 11);
+  REQUIRE(n_cases >= 13);
 }
