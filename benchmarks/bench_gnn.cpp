@@ -33,7 +33,8 @@ galen::data::GraphBatch molecules() {
       s.push_back(b);
       d.push_back(a);
     };
-    for (int64_t i = 1; i < n; ++i) bond(std::uniform_int_distribution<int64_t>(std::max<int64_t>(0, i - 4), i - 1)(rng), i);
+    for (int64_t i = 1; i < n; ++i)
+      bond(std::uniform_int_distribution<int64_t>(std::max<int64_t>(0, i - 4), i - 1)(rng), i);
     for (int r = 0; r < 2; ++r) {  // ring closures
       const int64_t a = std::uniform_int_distribution<int64_t>(0, n - 6)(rng);
       bond(a, a + 5);
@@ -49,9 +50,9 @@ galen::data::GraphBatch molecules() {
 }
 
 std::shared_ptr<galen::nn::Sequential> mlp(int64_t in, int64_t h) {
-  return std::make_shared<galen::nn::Sequential>(galen::nn::Sequential::List{
-      std::make_shared<galen::nn::Linear>(in, h), std::make_shared<galen::nn::ReLU>(),
-      std::make_shared<galen::nn::Linear>(h, h)});
+  return std::make_shared<galen::nn::Sequential>(
+      galen::nn::Sequential::List{std::make_shared<galen::nn::Linear>(in, h), std::make_shared<galen::nn::ReLU>(),
+                                  std::make_shared<galen::nn::Linear>(h, h)});
 }
 
 // Host copies for the peer, kept alive by the closures.
@@ -81,23 +82,29 @@ Bench bench_gnn() {
         if (is_gcn) {
           auto c1 = std::make_shared<galen::nn::GCNConv>(kFeatures, kHidden);
           auto c2 = std::make_shared<galen::nn::GCNConv>(kHidden, kHidden);
-          impls.push_back({"galen", false, [batch, c1, c2]() {
+          impls.push_back({"galen",
+                           false,
+                           [batch, c1, c2]() {
                              galen::Tensor h = galen::relu(c1->forward(batch.x(), batch.edge_index()));
                              h = c2->forward(h, batch.edge_index());
                              galen::nn::global_mean_pool(h, batch.batch(), batch.num_graphs()).sum().backward();
                              c1->zero_grad();
                              c2->zero_grad();
-                           }, {}});
+                           },
+                           {}});
         } else {
           auto c1 = std::make_shared<galen::nn::GINConv>(mlp(kFeatures, kHidden));
           auto c2 = std::make_shared<galen::nn::GINConv>(mlp(kHidden, kHidden));
-          impls.push_back({"galen", false, [batch, c1, c2]() {
+          impls.push_back({"galen",
+                           false,
+                           [batch, c1, c2]() {
                              galen::Tensor h = galen::relu(c1->forward(batch.x(), batch.edge_index()));
                              h = c2->forward(h, batch.edge_index());
                              galen::nn::global_add_pool(h, batch.batch(), batch.num_graphs()).sum().backward();
                              c1->zero_grad();
                              c2->zero_grad();
-                           }, {}});
+                           },
+                           {}});
         }
         if (torch_peer::kBuilt) {
           auto host = std::make_shared<HostBatch>(

@@ -1,9 +1,8 @@
 // Graph primitives (core/graph_ops.h): argument checks, output allocation, one
 // backend call each, and the backward recorded with autograd::record. Trailing
 // dims of src are flattened into the kernels' F columns.
-#include "galen/core/graph_ops.h"
-
 #include "galen/core/autograd.h"
+#include "galen/core/graph_ops.h"
 #include "galen/core/internal.h"
 #include "galen/core/ops.h"
 
@@ -71,9 +70,8 @@ Tensor scatter_impl(const char* op, Reduce r, const Tensor& src, const Tensor& i
   const int64_t E = p.E, F = p.F, N = p.N;
   switch (r) {
     case Reduce::Sum:
-      return record(op, out, {src}, {p.idx}, [](const Tensor& g, const Saved& s) {
-        return Grads{gather_rows(g, s[0])};
-      });
+      return record(op, out, {src}, {p.idx},
+                    [](const Tensor& g, const Saved& s) { return Grads{gather_rows(g, s[0])}; });
     case Reduce::Mean: {
       if (!autograd::any_requires_grad({&src})) return out;
       // Segment sizes, clamped to 1 (empty segments receive no gradient anyway).
@@ -92,8 +90,8 @@ Tensor scatter_impl(const char* op, Reduce r, const Tensor& src, const Tensor& i
         Tensor gc = g.contiguous();
         Tensor gs = make_empty(src_shape, g.dtype(), g.device());
         if (E * F > 0)
-          backend_of(g).scatter_max_backward(g.dtype(), gc.data_ptr(), static_cast<const int64_t*>(s[0].data_ptr()),
-                                             N, F, E, gs.data_ptr());
+          backend_of(g).scatter_max_backward(g.dtype(), gc.data_ptr(), static_cast<const int64_t*>(s[0].data_ptr()), N,
+                                             F, E, gs.data_ptr());
         return Grads{gs};
       });
   }
@@ -119,9 +117,8 @@ Tensor gather_rows(const Tensor& x, const Tensor& index) {
   if (out.numel() > 0)
     backend_of(x).index_select(x.dtype(), xc.data_ptr(), 1, N, F, idx_ptr(idx), idx.numel(), out.data_ptr());
   if (!is_floating(x.dtype())) return out;
-  return record("gather_rows", out, {x}, {idx}, [N](const Tensor& g, const Saved& s) {
-    return Grads{scatter_sum(g, s[0], N)};
-  });
+  return record("gather_rows", out, {x}, {idx},
+                [N](const Tensor& g, const Saved& s) { return Grads{scatter_sum(g, s[0], N)}; });
 }
 
 Tensor scatter_sum(const Tensor& src, const Tensor& index, int64_t dim_size) {
@@ -176,8 +173,8 @@ Tensor gather_scatter_sum(const Tensor& x, const Tensor& src, const Tensor& dst,
   Tensor w;
   if (edge_weight.defined()) {
     detail::check_same_device(op, {&x, &edge_weight});
-    GALEN_CHECK(edge_weight.dim() == 1 && edge_weight.size(0) == E, op, ": edge_weight must have shape (", E,
-                "), got ", edge_weight.sizes());
+    GALEN_CHECK(edge_weight.dim() == 1 && edge_weight.size(0) == E, op, ": edge_weight must have shape (", E, "), got ",
+                edge_weight.sizes());
     GALEN_CHECK(edge_weight.dtype() == x.dtype(), op, ": edge_weight is ", dtype_name(edge_weight.dtype()),
                 " but x is ", dtype_name(x.dtype()));
     w = edge_weight.detach().contiguous();
@@ -192,18 +189,17 @@ Tensor gather_scatter_sum(const Tensor& x, const Tensor& src, const Tensor& dst,
   const bool w_grad = edge_weight.defined() && autograd::any_requires_grad({&edge_weight});
   std::vector<Tensor> inputs = {x};
   if (edge_weight.defined()) inputs.push_back(edge_weight);
-  return record(op, out, inputs, {si, di, w, w_grad ? xc : Tensor()},
-                [M, N, F, w_grad](const Tensor& g, const Saved& s) {
-                  Grads gs{gather_scatter_sum(g, s[1], s[0], M, s[2])};
-                  if (s[2].defined()) {
-                    if (w_grad)
-                      gs.push_back(sum(mul(gather_rows(g.reshape({N, F}), s[1]), gather_rows(s[3].reshape({M, F}), s[0])),
-                                       {1}));
-                    else
-                      gs.push_back(Tensor());
-                  }
-                  return gs;
-                });
+  return record(
+      op, out, inputs, {si, di, w, w_grad ? xc : Tensor()}, [M, N, F, w_grad](const Tensor& g, const Saved& s) {
+        Grads gs{gather_scatter_sum(g, s[1], s[0], M, s[2])};
+        if (s[2].defined()) {
+          if (w_grad)
+            gs.push_back(sum(mul(gather_rows(g.reshape({N, F}), s[1]), gather_rows(s[3].reshape({M, F}), s[0])), {1}));
+          else
+            gs.push_back(Tensor());
+        }
+        return gs;
+      });
 }
 
 }  // namespace galen

@@ -24,8 +24,7 @@ void check_edges(const std::string& what, const Tensor& edge_index, int64_t num_
   GALEN_CHECK(edge_index.defined(), what, ": edge_index is undefined (use a (2, 0) tensor for a graph without edges)");
   GALEN_CHECK(edge_index.dim() == 2 && edge_index.size(0) == 2, what,
               ": edge_index must have shape (2, num_edges), got ", edge_index.sizes());
-  GALEN_CHECK(edge_index.dtype() == DType::i64, what, ": edge_index must be i64, got ",
-              dtype_name(edge_index.dtype()));
+  GALEN_CHECK(edge_index.dtype() == DType::i64, what, ": edge_index must be i64, got ", dtype_name(edge_index.dtype()));
   GALEN_CHECK(edge_index.device() == dev, what, ": edge_index is on ", edge_index.device().str(), " but x is on ",
               dev.str());
   const int64_t E = edge_index.size(1);
@@ -57,8 +56,7 @@ void validate_graph(const Graph& g, const char* what) {
   check_edges(w, g.edge_index, g.x.size(0), g.x.device());
   check_edge_attr(w, g.edge_attr, g.edge_index.size(1), g.x.device());
   if (g.y.defined())
-    GALEN_CHECK(g.y.device() == g.x.device(), w, ": y is on ", g.y.device().str(), " but x is on ",
-                g.x.device().str());
+    GALEN_CHECK(g.y.device() == g.x.device(), w, ": y is on ", g.y.device().str(), " but x is on ", g.x.device().str());
 }
 
 GraphBatch::GraphBatch(Tensor x, Tensor edge_index, Tensor edge_attr, Tensor batch, int64_t num_graphs, Tensor y)
@@ -71,8 +69,8 @@ GraphBatch::GraphBatch(Tensor x, Tensor edge_index, Tensor edge_attr, Tensor bat
   check_edge_attr(w, edge_attr_, edge_index_.size(1), dev);
   std::vector<int64_t> b;
   if (batch.defined()) {
-    GALEN_CHECK(batch.dim() == 1 && batch.size(0) == N, w, ": batch must have shape (", N, ") (one entry per node), got ",
-                batch.sizes());
+    GALEN_CHECK(batch.dim() == 1 && batch.size(0) == N, w, ": batch must have shape (", N,
+                ") (one entry per node), got ", batch.sizes());
     GALEN_CHECK(batch.dtype() == DType::i64, w, ": batch must be i64, got ", dtype_name(batch.dtype()));
     GALEN_CHECK(batch.device() == dev, w, ": batch is on ", batch.device().str(), " but x is on ", dev.str());
     b = host_i64(batch);

@@ -41,8 +41,8 @@ class GraphBatch {
   // From already-collated tensors. batch undefined: all nodes in graph 0.
   // num_graphs < 0: max(batch) + 1 (1 for a graph with no nodes and no batch).
   // y, when defined, has num_graphs rows (one target per graph).
-  GraphBatch(Tensor x, Tensor edge_index, Tensor edge_attr = Tensor(), Tensor batch = Tensor(),
-             int64_t num_graphs = -1, Tensor y = Tensor());
+  GraphBatch(Tensor x, Tensor edge_index, Tensor edge_attr = Tensor(), Tensor batch = Tensor(), int64_t num_graphs = -1,
+             Tensor y = Tensor());
 
   // Concatenates graphs: node features and edge attributes stacked, each
   // graph's edge_index offset by the number of nodes before it, batch filled
@@ -57,10 +57,10 @@ class GraphBatch {
   GraphBatch to(Device device) const;
 
   const Tensor& x() const { return x_; }
-  const Tensor& edge_index() const { return edge_index_; }  // (2, E) i64
-  const Tensor& edge_attr() const { return edge_attr_; }    // (E, D) or undefined
-  const Tensor& batch() const { return batch_; }            // (N) i64, sorted
-  const Tensor& y() const { return y_; }                    // (num_graphs, ...) or undefined
+  const Tensor& edge_index() const { return edge_index_; }    // (2, E) i64
+  const Tensor& edge_attr() const { return edge_attr_; }      // (E, D) or undefined
+  const Tensor& batch() const { return batch_; }              // (N) i64, sorted
+  const Tensor& y() const { return y_; }                      // (num_graphs, ...) or undefined
   Tensor source() const { return edge_index_.select(0, 0); }  // (E) message senders
   Tensor target() const { return edge_index_.select(0, 1); }  // (E) message receivers
   int64_t num_nodes() const { return x_.defined() ? x_.size(0) : 0; }

@@ -214,9 +214,7 @@ Tensor GraphConv::forward(const Tensor& x, const Tensor& edge_index, const Tenso
   return add(lin_rel->forward(agg), lin_root->forward(x));
 }
 
-std::string GraphConv::extra_repr() const {
-  return std::to_string(in_channels) + ", " + std::to_string(out_channels);
-}
+std::string GraphConv::extra_repr() const { return std::to_string(in_channels) + ", " + std::to_string(out_channels); }
 
 // ---- SAGEConv --------------------------------------------------------------------------------
 
@@ -245,8 +243,10 @@ std::string SAGEConv::extra_repr() const {
 GINConv::GINConv(std::shared_ptr<Module> net, double eps0, bool train_eps) : initial_eps(eps0) {
   GALEN_CHECK(net != nullptr, "GINConv: nn must not be null");
   nn = register_module("nn", std::move(net));
-  if (train_eps) eps = register_parameter("eps", full({1}, eps0));
-  else eps = register_buffer("eps", full({1}, eps0));
+  if (train_eps)
+    eps = register_parameter("eps", full({1}, eps0));
+  else
+    eps = register_buffer("eps", full({1}, eps0));
 }
 
 Tensor GINConv::forward(const Tensor& x, const Tensor& edge_index) {
@@ -260,8 +260,10 @@ GINEConv::GINEConv(std::shared_ptr<Module> net, int64_t in, int64_t edge_dim, do
   GALEN_CHECK(net != nullptr, "GINEConv: nn must not be null");
   nn = register_module("nn", std::move(net));
   if (edge_dim > 0) lin = register_module("lin", std::make_shared<Linear>(edge_dim, in));
-  if (train_eps) eps = register_parameter("eps", full({1}, eps0));
-  else eps = register_buffer("eps", full({1}, eps0));
+  if (train_eps)
+    eps = register_parameter("eps", full({1}, eps0));
+  else
+    eps = register_buffer("eps", full({1}, eps0));
 }
 
 Tensor GINEConv::forward(const Tensor& x, const Tensor& edge_index, const Tensor& edge_attr) {
@@ -281,7 +283,12 @@ Tensor GINEConv::forward(const Tensor& x, const Tensor& edge_index, const Tensor
 
 GATConv::GATConv(int64_t in, int64_t out, int64_t h, bool cat_heads, double slope, double drop, bool add_loops,
                  bool with_bias)
-    : in_channels(in), out_channels(out), heads(h), concat(cat_heads), negative_slope(slope), dropout(drop),
+    : in_channels(in),
+      out_channels(out),
+      heads(h),
+      concat(cat_heads),
+      negative_slope(slope),
+      dropout(drop),
       self_loops(add_loops) {
   GALEN_CHECK(h >= 1, "GATConv: heads must be >= 1, got ", h);
   GALEN_CHECK(drop >= 0.0 && drop <= 1.0, "GATConv: dropout must be in [0, 1], got ", drop);
@@ -300,7 +307,7 @@ void GATConv::reset_parameters() {
 }
 
 std::pair<Tensor, std::pair<Tensor, Tensor>> GATConv::forward_with_attention(const Tensor& x,
-                                                                              const Tensor& edge_index) {
+                                                                             const Tensor& edge_index) {
   check_inputs("GATConv", x, edge_index, in_channels);
   const int64_t N = x.size(0), H = heads, C = out_channels;
   Tensor ei = edge_index;
@@ -319,7 +326,9 @@ std::pair<Tensor, std::pair<Tensor, Tensor>> GATConv::forward_with_attention(con
   return {out, {ei, att}};
 }
 
-Tensor GATConv::forward(const Tensor& x, const Tensor& edge_index) { return forward_with_attention(x, edge_index).first; }
+Tensor GATConv::forward(const Tensor& x, const Tensor& edge_index) {
+  return forward_with_attention(x, edge_index).first;
+}
 
 std::string GATConv::extra_repr() const {
   return std::to_string(in_channels) + ", " + std::to_string(out_channels) + ", heads=" + std::to_string(heads);
@@ -369,8 +378,8 @@ Tensor batch_or_zeros(const char* op, const Tensor& x, const Tensor& batch, int6
   GALEN_CHECK(x.defined() && x.dim() >= 1, op, ": x must be (num_nodes, ...), got ",
               x.defined() ? shape_str(x.sizes()) : std::string("an undefined tensor"));
   if (batch.defined()) {
-    GALEN_CHECK(batch.dim() == 1 && batch.size(0) == x.size(0), op, ": batch must have shape (", x.size(0),
-                "), got ", batch.sizes());
+    GALEN_CHECK(batch.dim() == 1 && batch.size(0) == x.size(0), op, ": batch must have shape (", x.size(0), "), got ",
+                batch.sizes());
     return batch;
   }
   if (num_graphs < 0) num_graphs = 1;

@@ -142,8 +142,8 @@ class GINEConv : public Module {
 // Parameters: lin.weight (H*C, in) (glorot), att_src (1, H, C), att_dst (1, H, C), bias.
 class GATConv : public Module {
  public:
-  GATConv(int64_t in_channels, int64_t out_channels, int64_t heads = 1, bool concat = true,
-          double negative_slope = 0.2, double dropout = 0.0, bool add_self_loops = true, bool bias = true);
+  GATConv(int64_t in_channels, int64_t out_channels, int64_t heads = 1, bool concat = true, double negative_slope = 0.2,
+          double dropout = 0.0, bool add_self_loops = true, bool bias = true);
   std::string name() const override { return "GATConv"; }
   using Module::forward;
   Tensor forward(const Tensor& x, const Tensor& edge_index);

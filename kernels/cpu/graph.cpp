@@ -48,8 +48,8 @@ Segments make_segments(const int64_t* index, int64_t E, int64_t N) {
 
 }  // namespace
 
-void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F,
-                    const int64_t* index, int64_t N, void* out, int64_t* arg) {
+void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F, const int64_t* index,
+                    int64_t N, void* out, int64_t* arg) {
   on_type<kFloat>("scatter_reduce", kDev, dt, [&](auto tag) {
     using T = decltype(tag);
     const T* ps = static_cast<const T*>(src);
@@ -96,8 +96,7 @@ void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_
   });
 }
 
-void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
-                          void* gsrc) {
+void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E, void* gsrc) {
   on_type<kFloat>("scatter_max_backward", kDev, dt, [&](auto tag) {
     using T = decltype(tag);
     const T* g = static_cast<const T*>(gout);

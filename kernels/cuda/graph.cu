@@ -51,8 +51,10 @@ __global__ void offsets_kernel(const int64_t* keys, int64_t E, int64_t N, int64_
     int64_t lo = 0, hi = E;
     while (lo < hi) {
       const int64_t mid = (lo + hi) / 2;
-      if (keys[mid] < n) lo = mid + 1;
-      else hi = mid;
+      if (keys[mid] < n)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     offsets[n] = lo;
   }
@@ -62,7 +64,8 @@ __global__ void offsets_kernel(const int64_t* keys, int64_t E, int64_t N, int64_
 struct Segments {
   Scratch keys, perm, offsets;
   Segments(int64_t E, int64_t N)
-      : keys(static_cast<size_t>(E) * sizeof(int64_t)), perm(static_cast<size_t>(E) * sizeof(int64_t)),
+      : keys(static_cast<size_t>(E) * sizeof(int64_t)),
+        perm(static_cast<size_t>(E) * sizeof(int64_t)),
         offsets(static_cast<size_t>(N + 1) * sizeof(int64_t)) {}
 };
 
@@ -273,8 +276,8 @@ void CudaBackend::scatter_max_backward(DType dtype, const void* gout, const int6
     using T = decltype(tag);
     if (E * F > 0) GALEN_CUDA_CHECK(cudaMemsetAsync(gsrc, 0, static_cast<size_t>(E * F) * sizeof(T)));
     if (N * F == 0) return;
-    max_backward_kernel<T><<<grid_for(N * F), kThreads>>>(static_cast<const T*>(gout), arg, N, F,
-                                                          static_cast<T*>(gsrc));
+    max_backward_kernel<T>
+        <<<grid_for(N * F), kThreads>>>(static_cast<const T*>(gout), arg, N, F, static_cast<T*>(gsrc));
     GALEN_CUDA_LAUNCH_CHECK("scatter_max_backward");
   });
 }
@@ -299,9 +302,9 @@ void CudaBackend::segment_softmax_backward(DType dtype, const void* y, const voi
     if (E * F == 0) return;
     Segments seg(E, N);
     sort_segments(index, E, N, seg);
-    segment_softmax_backward_kernel<T><<<grid_for(N * F), kThreads>>>(
-        static_cast<const T*>(y), static_cast<const T*>(gy), F, seg.perm.as<int64_t>(), seg.offsets.as<int64_t>(), N,
-        static_cast<T*>(gx));
+    segment_softmax_backward_kernel<T>
+        <<<grid_for(N * F), kThreads>>>(static_cast<const T*>(y), static_cast<const T*>(gy), F, seg.perm.as<int64_t>(),
+                                        seg.offsets.as<int64_t>(), N, static_cast<T*>(gx));
     GALEN_CUDA_LAUNCH_CHECK("segment_softmax_backward");
   });
 }
@@ -324,8 +327,8 @@ void CudaBackend::gather_scatter_sum(DType dtype, const void* x, int64_t M, int6
     }
     Segments seg(E, N);
     sort_segments(dst, E, N, seg);
-    sorted_gather_scatter_kernel<T><<<grid_for(N * F), kThreads>>>(px, F, src, pw, seg.perm.as<int64_t>(),
-                                                                   seg.offsets.as<int64_t>(), N, o);
+    sorted_gather_scatter_kernel<T>
+        <<<grid_for(N * F), kThreads>>>(px, F, src, pw, seg.perm.as<int64_t>(), seg.offsets.as<int64_t>(), N, o);
     GALEN_CUDA_LAUNCH_CHECK("gather_scatter_sum (sorted)");
     (void)M;
   });

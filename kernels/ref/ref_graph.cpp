@@ -1,11 +1,12 @@
 // Reference loops for the graph primitives: one segment (destination node) at a
 // time, straight from the definitions in kernels/backend.h, math in double.
 // Every loop scans all E rows per segment (O(N*E)): slow but obviously right.
+#include "galen/kernels/ref/ref_graph.h"
+
 #include <cmath>
 #include <vector>
 
 #include "galen/kernels/ref/dispatch.h"
-#include "galen/kernels/ref/ref_graph.h"
 
 namespace galen::kernels::ref {
 
@@ -14,8 +15,8 @@ namespace {
 constexpr DeviceType kDev = DeviceType::CPU;
 }
 
-void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F,
-                    const int64_t* index, int64_t N, void* out, int64_t* arg) {
+void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F, const int64_t* index,
+                    int64_t N, void* out, int64_t* arg) {
   on_type<kFloat>("scatter_reduce", kDev, dt, [&](auto tag) {
     using T = decltype(tag);
     const T* s = static_cast<const T*>(src);
@@ -47,8 +48,7 @@ void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_
   });
 }
 
-void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
-                          void* gsrc) {
+void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E, void* gsrc) {
   on_type<kFloat>("scatter_max_backward", kDev, dt, [&](auto tag) {
     using T = decltype(tag);
     const T* g = static_cast<const T*>(gout);
@@ -101,7 +101,8 @@ void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E
           if (index[e] == n) dot += static_cast<double>(pg[e * F + f]) * static_cast<double>(py[e * F + f]);
         for (int64_t e = 0; e < E; ++e)
           if (index[e] == n)
-            o[e * F + f] = static_cast<T>(static_cast<double>(py[e * F + f]) * (static_cast<double>(pg[e * F + f]) - dot));
+            o[e * F + f] =
+                static_cast<T>(static_cast<double>(py[e * F + f]) * (static_cast<double>(pg[e * F + f]) - dot));
       }
     }
   });

@@ -11,11 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
-
 #include "galen/core/graph_ops.h"
 #include "galen/core/json.h"
 #include "galen/kernels/backend.h"
+#include "test_util.h"
 
 GALEN_COVERS_GRADCHECK(gather_rows);
 GALEN_COVERS_GRADCHECK(scatter_sum);
@@ -85,9 +84,9 @@ struct Shape3 {
 
 // E = 0; one row; one segment; more segments than rows; every 3rd segment empty;
 // sorted; F = 1; big enough for several threads (E*F >= 32768).
-const std::vector<Shape3> kShapes = {{0, 3, 4, false, 0},   {1, 1, 1, false, 0},    {5, 2, 1, false, 0},
-                                     {7, 3, 10, false, 0},  {37, 5, 11, false, 3},  {25, 4, 6, true, 0},
-                                     {13, 1, 5, false, 2},  {640, 57, 97, false, 5}, {1200, 31, 40, true, 4}};
+const std::vector<Shape3> kShapes = {{0, 3, 4, false, 0},  {1, 1, 1, false, 0},     {5, 2, 1, false, 0},
+                                     {7, 3, 10, false, 0}, {37, 5, 11, false, 3},   {25, 4, 6, true, 0},
+                                     {13, 1, 5, false, 2}, {640, 57, 97, false, 5}, {1200, 31, 40, true, 4}};
 
 template <typename T>
 void check_scatter(Reduce op, const Shape3& s, bool ties_and_nan) {
@@ -148,7 +147,8 @@ void check_softmax(const Shape3& s) {
   // Each segment's column sums to 1.
   std::vector<double> tot(static_cast<size_t>(s.N * s.F), 0.0);
   for (int64_t e = 0; e < s.E; ++e)
-    for (int64_t f = 0; f < s.F; ++f) tot[static_cast<size_t>(idx[static_cast<size_t>(e)] * s.F + f)] += yc[e * s.F + f];
+    for (int64_t f = 0; f < s.F; ++f)
+      tot[static_cast<size_t>(idx[static_cast<size_t>(e)] * s.F + f)] += yc[e * s.F + f];
   for (int64_t e = 0; e < s.E; ++e)
     for (int64_t f = 0; f < s.F; ++f)
       REQUIRE(std::fabs(tot[static_cast<size_t>(idx[static_cast<size_t>(e)] * s.F + f)] - 1.0) < 1e-5);
@@ -209,9 +209,9 @@ TEST_CASE("graph kernels: cpu gather_scatter_sum matches ref (with and without w
 
 TEST_CASE("graph kernels: unsupported dtype is a no-kernel error", "[kernels][graph]") {
   std::vector<int64_t> src = {1, 2}, idx = {0, 0}, out = {0};
-  REQUIRE_THROWS_AS(gk::cpu_backend().scatter_reduce(Reduce::Sum, DType::i64, src.data(), 2, 1, idx.data(), 1,
-                                                     out.data(), nullptr),
-                    galen::Error);
+  REQUIRE_THROWS_AS(
+      gk::cpu_backend().scatter_reduce(Reduce::Sum, DType::i64, src.data(), 2, 1, idx.data(), 1, out.data(), nullptr),
+      galen::Error);
   REQUIRE_THROWS_AS(gk::ref_backend().segment_softmax(DType::i64, src.data(), 2, 1, idx.data(), 1, out.data()),
                     galen::Error);
 }
@@ -278,8 +278,7 @@ TEST_CASE("graph ops: E = 0, dim_size inference, gradient of max goes to the fir
   sum(m).backward();
   REQUIRE(v.grad().to_vector<double>() == std::vector<double>{1, 0, 0, 1});
   // i32 index accepted.
-  REQUIRE(equal(scatter_sum(ones({3, 1}), idx_t({0, 1, 1}).to(DType::i32), 2),
-                from_vector<float>({1, 2}, {2, 1})));
+  REQUIRE(equal(scatter_sum(ones({3, 1}), idx_t({0, 1, 1}).to(DType::i32), 2), from_vector<float>({1, 2}, {2, 1})));
 }
 
 TEST_CASE("graph ops: bad arguments name the op and the problem", "[ops][graph][errors]") {
@@ -292,22 +291,25 @@ TEST_CASE("graph ops: bad arguments name the op and the problem", "[ops][graph][
     }
     return std::string("no error");
   };
-  REQUIRE(msg([&] { scatter_sum(s, idx_t({0, 1, 5, 2}), 4); }).find("scatter_sum: index contains 5") !=
-          std::string::npos);
+  REQUIRE(msg([&] {
+            scatter_sum(s, idx_t({0, 1, 5, 2}), 4);
+          }).find("scatter_sum: index contains 5") != std::string::npos);
   REQUIRE(msg([&] { scatter_mean(s, idx_t({0, -1, 2, 2}), 4); }).find("-1") != std::string::npos);
   REQUIRE(msg([&] { scatter_max(s, idx_t({0, 1, 2}), 4); }).find("3 entries but src has 4 rows") != std::string::npos);
   REQUIRE(msg([&] { segment_softmax(s, idx_t({0, 1, 2, 3}).reshape({2, 2}), 4); }).find("1-D") != std::string::npos);
   REQUIRE(msg([&] { scatter_sum(s.to(DType::i64), idx_t({0, 1, 2, 3}), 4); }).find("floating") != std::string::npos);
-  REQUIRE(msg([&] { scatter_sum(s, from_vector<float>({0, 1, 2, 3}, {4}), 4); }).find("integer") !=
-          std::string::npos);
+  REQUIRE(msg([&] { scatter_sum(s, from_vector<float>({0, 1, 2, 3}, {4}), 4); }).find("integer") != std::string::npos);
   REQUIRE(msg([&] { gather_rows(s, idx_t({4})); }).find("gather_rows: index contains 4") != std::string::npos);
-  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 4}), idx_t({1, 1}), 3); }).find("src contains 4") !=
-          std::string::npos);
-  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 1}), idx_t({1, 3}), 3); }).find("dst contains 3") !=
-          std::string::npos);
+  REQUIRE(msg([&] {
+            gather_scatter_sum(s, idx_t({0, 4}), idx_t({1, 1}), 3);
+          }).find("src contains 4") != std::string::npos);
+  REQUIRE(msg([&] {
+            gather_scatter_sum(s, idx_t({0, 1}), idx_t({1, 3}), 3);
+          }).find("dst contains 3") != std::string::npos);
   REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 1}), idx_t({1}), 3); }).find("same length") != std::string::npos);
-  REQUIRE(msg([&] { gather_scatter_sum(s, idx_t({0, 1}), idx_t({1, 0}), 3, ones({3})); }).find("edge_weight") !=
-          std::string::npos);
+  REQUIRE(msg([&] {
+            gather_scatter_sum(s, idx_t({0, 1}), idx_t({1, 0}), 3, ones({3}));
+          }).find("edge_weight") != std::string::npos);
   REQUIRE_THROWS_AS(gather_rows(scalar_tensor(1.0), idx_t({0})), Error);
   REQUIRE_THROWS_AS(segment_softmax(scalar_tensor(1.0), idx_t({0}), 1), Error);
 }
@@ -345,14 +347,20 @@ TEST_CASE("graph ops: PyTorch parity (outputs and gradients, f64 and f32)", "[op
       const json::Value* ds = meta.find("dim_size");
       const int64_t n = ds != nullptr ? ds->as_int() : -1;
       Tensor out;
-      if (op == "gather_rows") out = gather_rows(in, idx);
-      else if (op == "scatter_sum") out = scatter_sum(in, idx, n);
-      else if (op == "scatter_mean") out = scatter_mean(in, idx, n);
-      else if (op == "scatter_max") out = scatter_max(in, idx, n);
-      else if (op == "segment_softmax") out = segment_softmax(in, idx, n);
+      if (op == "gather_rows")
+        out = gather_rows(in, idx);
+      else if (op == "scatter_sum")
+        out = scatter_sum(in, idx, n);
+      else if (op == "scatter_mean")
+        out = scatter_mean(in, idx, n);
+      else if (op == "scatter_max")
+        out = scatter_max(in, idx, n);
+      else if (op == "segment_softmax")
+        out = segment_softmax(in, idx, n);
       else if (op == "gather_scatter_sum")
         out = gather_scatter_sum(in, gfx(name + ".src"), idx, n, ins.size() > 1 ? ins[1] : Tensor());
-      else FAIL("unknown op " << op);
+      else
+        FAIL("unknown op " << op);
       REQUIRE_CLOSE(out, gfx(name + ".out"), tol, tol);
       sum(mul(out, gfx(name + ".w").to(dt))).backward();
       for (size_t i = 0; i < ins.size(); ++i) {

@@ -8,13 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
-
 #include "galen/core/graph_ops.h"
 #include "galen/core/json.h"
 #include "galen/data/graph.h"
 #include "galen/layers/gnn.h"
 #include "galen/layers/init.h"
+#include "test_util.h"
 
 using namespace galen;
 using data::Graph;
@@ -106,7 +105,8 @@ LayerUnderTest make_layer(const json::Value& meta, int64_t num_graphs) {
   } else if (layer == "global_max_pool") {
     t.fwd = [num_graphs](auto& x, auto&, auto&, auto&, auto& b) { return nn::global_max_pool(x, b, num_graphs); };
   } else if (layer == "GlobalAttention") {
-    auto m = std::make_shared<nn::GlobalAttention>(std::make_shared<nn::Linear>(5, 1), std::make_shared<nn::Linear>(5, 4));
+    auto m =
+        std::make_shared<nn::GlobalAttention>(std::make_shared<nn::Linear>(5, 1), std::make_shared<nn::Linear>(5, 4));
     t.module = m;
     t.fwd = [m, num_graphs](auto& x, auto&, auto&, auto&, auto& b) { return m->forward(x, b, num_graphs); };
   } else {
@@ -116,9 +116,7 @@ LayerUnderTest make_layer(const json::Value& meta, int64_t num_graphs) {
   return t;
 }
 
-int64_t fixture_num_graphs() {
-  return json::parse(fixture().metadata.at("__format__")).find("num_graphs")->as_int();
-}
+int64_t fixture_num_graphs() { return json::parse(fixture().metadata.at("__format__")).find("num_graphs")->as_int(); }
 
 }  // namespace
 
@@ -176,7 +174,8 @@ TEST_CASE("gnn layers: PyG parameter names and shapes", "[layers][gnn]") {
   using V = std::vector<std::string>;
   REQUIRE(keys(nn::GCNConv(4, 3)) == V{"bias[3]", "lin.weight[3, 4]"});
   REQUIRE(keys(nn::GATConv(4, 3, 2)) == V{"att_dst[1, 2, 3]", "att_src[1, 2, 3]", "bias[6]", "lin.weight[6, 4]"});
-  REQUIRE(keys(nn::GATConv(4, 3, 2, false)) == V{"att_dst[1, 2, 3]", "att_src[1, 2, 3]", "bias[3]", "lin.weight[6, 4]"});
+  REQUIRE(keys(nn::GATConv(4, 3, 2, false)) ==
+          V{"att_dst[1, 2, 3]", "att_src[1, 2, 3]", "bias[3]", "lin.weight[6, 4]"});
   REQUIRE(keys(nn::GraphConv(4, 3)) == V{"lin_rel.bias[3]", "lin_rel.weight[3, 4]", "lin_root.weight[3, 4]"});
   REQUIRE(keys(nn::SAGEConv(4, 3)) == V{"lin_l.bias[3]", "lin_l.weight[3, 4]", "lin_r.weight[3, 4]"});
   REQUIRE(keys(nn::GINConv(mlp({4, 3}))) == V{"eps[1]", "nn.0.bias[3]", "nn.0.weight[3, 4]"});
@@ -276,7 +275,8 @@ TEST_CASE("gnn layers: node outputs are permutation-equivariant, pooled outputs 
   auto gine = std::make_shared<nn::GINEConv>(mlp({3, 5, 2}), 3, 2);
   auto gat = std::make_shared<nn::GATConv>(3, 2, 2);
   auto nnc = std::make_shared<nn::NNConv>(3, 2, mlp({2, 4, 6}));
-  for (nn::Module* m : std::vector<nn::Module*>{gcn.get(), gc.get(), sage.get(), gin.get(), gine.get(), gat.get(), nnc.get()})
+  for (nn::Module* m :
+       std::vector<nn::Module*>{gcn.get(), gc.get(), sage.get(), gin.get(), gine.get(), gat.get(), nnc.get()})
     m->to(DType::f64);
   layers.push_back({"GCNConv", [&](auto& x, auto& ei, auto&, auto& ew) { return gcn->forward(x, ei, ew); }});
   layers.push_back({"GraphConv", [&](auto& x, auto& ei, auto&, auto& ew) { return gc->forward(x, ei, ew); }});
@@ -412,7 +412,9 @@ TEST_CASE("GraphBatch: bad graphs are errors that say what and where", "[data][g
     INFO(msg);
     REQUIRE(msg.find(part) != std::string::npos);
   };
-  has(error_of([&] { GraphBatch::collate({g, with_edges({0, 3}, {1, 0})}); }),
+  has(error_of([&] {
+        GraphBatch::collate({g, with_edges({0, 3}, {1, 0})});
+      }),
       "graph 1: edge_index[0, 1] = 3 is out of range for 3 nodes");
   has(error_of([&] { GraphBatch::collate({with_edges({0, 1}, {-1, 0})}); }), "edge_index[1, 0] = -1 is negative");
   Graph bad_attr = g;
@@ -433,15 +435,23 @@ TEST_CASE("GraphBatch: bad graphs are errors that say what and where", "[data][g
   has(error_of([&] { GraphBatch::collate({}); }), "no graphs");
   // From tensors: batch unsorted / out of range / wrong length.
   Tensor x = randn({4, 2}), ei = edges({0, 1}, {1, 3});
-  has(error_of([&] { GraphBatch(x, ei, Tensor(), idx_t({0, 1, 0, 1})); }),
+  has(error_of([&] {
+        GraphBatch(x, ei, Tensor(), idx_t({0, 1, 0, 1}));
+      }),
       "batch is not sorted: batch[2] = 0 follows batch[1] = 1");
-  has(error_of([&] { GraphBatch(x, ei, Tensor(), idx_t({0, 0, 1, 2}), 2); }), "batch[3] = 2 is out of range for 2 graphs");
+  has(error_of([&] {
+        GraphBatch(x, ei, Tensor(), idx_t({0, 0, 1, 2}), 2);
+      }),
+      "batch[3] = 2 is out of range for 2 graphs");
   has(error_of([&] { GraphBatch(x, ei, Tensor(), idx_t({0, -1, 1, 1})); }), "batch[1] = -1 is negative");
   has(error_of([&] { GraphBatch(x, ei, Tensor(), idx_t({0, 0, 1})); }), "batch must have shape (4)");
   has(error_of([&] { GraphBatch(x, ei, randn({3, 1})); }), "edge_attr has 3 rows but edge_index has 2 edges");
   has(error_of([&] { GraphBatch(x, edges({0, 4}, {1, 1})); }), "edge_index[0, 1] = 4 is out of range for 4 nodes");
   has(error_of([&] { GraphBatch(x.to(DType::i64), ei); }), "x must be floating");
-  has(error_of([&] { GraphBatch(x, ei, Tensor(), idx_t({0, 0, 1, 1}), -1, randn({3})); }), "y must have one row per graph");
+  has(error_of([&] {
+        GraphBatch(x, ei, Tensor(), idx_t({0, 0, 1, 1}), -1, randn({3}));
+      }),
+      "y must have one row per graph");
   // An edge joining two graphs cannot be split.
   GraphBatch cross(x, edges({0, 1}, {3, 0}), Tensor(), idx_t({0, 0, 1, 1}));
   has(error_of([&] { cross.split(); }), "edge 0 joins node 0 (graph 0) to node 3 (graph 1)");
