@@ -36,7 +36,10 @@ const std::vector<std::string>& differentiable_ops() {
       // recurrent layers and cells (core/ops_rnn.cpp; tests in tests/layers/test_rnn.cpp)
       "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
       // gradient checkpointing (core/checkpoint.cpp; tests in tests/core/test_grad_checkpoint.cpp)
-      "checkpoint"};
+      "checkpoint",
+      // graph primitives (core/ops_graph.cpp; tests in tests/kernels/test_kernels_graph.cpp)
+      "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax",
+      "gather_scatter_sum"};
   return ops;
 }
 

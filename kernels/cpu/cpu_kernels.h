@@ -72,5 +72,15 @@ bool conv2d_forward(DType dt, const void* x, const void* w, const void* b, int64
                     int64_t OC, int64_t groups, void* y);
 bool conv2d_backward(DType dt, const void* x, const void* w, const void* gy, int64_t N, const Conv2dGeometry& g,
                      int64_t OC, int64_t groups, void* gx, void* gw, void* gb);
+// graph.cpp: graph primitives (segments via a stable counting sort, no atomics).
+void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F,
+                    const int64_t* index, int64_t N, void* out, int64_t* arg);
+void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                          void* gsrc);
+void segment_softmax(DType dt, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N, void* out);
+void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
+                              int64_t N, void* gx);
+void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                        const void* w, int64_t E, int64_t N, void* out);
 
 }  // namespace galen::kernels::cpu

@@ -217,6 +217,7 @@ std::vector<std::string> CudaBackend::variants(const std::string& primitive) con
   if (primitive == "gemm") return {"cublas", "tiled"};
   if (primitive == "conv2d") return {"im2col", "cudnn"};
   if (primitive == "rnn") return {"fused", "cudnn"};
+  if (primitive == "scatter") return {"atomic", "sorted"};
   return {};
 }
 
@@ -250,6 +251,13 @@ void CudaBackend::set_variant(const std::string& primitive, const std::string& v
     }
     GALEN_FAIL("cuda backend: rnn has variants fused, cudnn; got '", variant, "'");
   }
+  if (primitive == "scatter") {
+    if (variant == "atomic" || variant == "sorted") {
+      scatter_variant_.store(variant == "sorted" ? kScatterSorted : kScatterAtomic);
+      return;
+    }
+    GALEN_FAIL("cuda backend: scatter has variants atomic, sorted; got '", variant, "'");
+  }
   Backend::set_variant(primitive, variant);
 }
 
@@ -257,6 +265,7 @@ std::string CudaBackend::variant(const std::string& primitive) const {
   if (primitive == "gemm") return gemm_variant_.load() == kGemmTiled ? "tiled" : "cublas";
   if (primitive == "conv2d") return conv_variant_.load() == kConvCudnn ? "cudnn" : "im2col";
   if (primitive == "rnn") return rnn_variant_.load() == kRnnCudnn ? "cudnn" : "fused";
+  if (primitive == "scatter") return scatter_variant_.load() == kScatterSorted ? "sorted" : "atomic";
   return "";
 }
 

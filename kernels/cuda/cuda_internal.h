@@ -120,6 +120,20 @@ class CudaBackend final : public Backend {
                             const void* hx, const void* cx, const void* y, const void* dy, const void* dhy,
                             const void* dcy, void* reserve, size_t reserve_bytes, void* dx, void* dhx, void* dcx,
                             void* const* dw) override;
+  // Graph primitives (graph.cu). Sum / Mean follow the "scatter" variant:
+  // "atomic" (default; atomicAdd, summation order varies) or "sorted" (rows
+  // sorted by segment with CUB, one thread per output element: deterministic).
+  // Max and the segment softmax always use the sorted segments.
+  void scatter_reduce(ScatterReduce op, DType dtype, const void* src, int64_t E, int64_t F, const int64_t* index,
+                      int64_t N, void* out, int64_t* arg) override;
+  void scatter_max_backward(DType dtype, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                            void* gsrc) override;
+  void segment_softmax(DType dtype, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N,
+                       void* out) override;
+  void segment_softmax_backward(DType dtype, const void* y, const void* gy, int64_t E, int64_t F,
+                                const int64_t* index, int64_t N, void* gx) override;
+  void gather_scatter_sum(DType dtype, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                          const void* w, int64_t E, int64_t N, void* out) override;
 
   std::vector<std::string> variants(const std::string& primitive) const override;
   void set_variant(const std::string& primitive, const std::string& variant) override;
@@ -135,6 +149,8 @@ class CudaBackend final : public Backend {
   // "fused" (default) or "cudnn" (written without a GPU; see rnn_cudnn.cu).
   enum RnnVariant : int { kRnnFused = 0, kRnnCudnn = 1 };
   std::atomic<int> rnn_variant_{kRnnFused};
+  enum ScatterVariant : int { kScatterAtomic = 0, kScatterSorted = 1 };
+  std::atomic<int> scatter_variant_{kScatterAtomic};
 
   void gemm_cublas(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    double alpha, const void* A, int64_t lda, int64_t sa, const void* B,

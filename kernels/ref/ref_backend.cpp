@@ -13,6 +13,7 @@
 #include "galen/kernels/backend.h"
 #include "galen/kernels/philox.h"
 #include "galen/kernels/ref/dispatch.h"
+#include "galen/kernels/ref/ref_graph.h"
 #include "galen/kernels/ref/ref_nn.h"
 #include "galen/kernels/ref/ref_rnn.h"
 
@@ -527,6 +528,28 @@ class RefBackend final : public Backend {
                          const void* dy, int64_t ldy, const void* dh, const void* dc, void* dgi, void* dgh,
                          void* dh_prev, void* dc_prev) override {
     ref::rnn_cell_backward(s, dt, ws, h_prev, c_prev, dy, ldy, dh, dc, dgi, dgh, dh_prev, dc_prev);
+  }
+
+  // ---- graph primitives (ref_graph.cpp) ----
+  void scatter_reduce(ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F, const int64_t* index,
+                      int64_t N, void* out, int64_t* arg) override {
+    ref::scatter_reduce(op, dt, src, E, F, index, N, out, arg);
+  }
+  void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                            void* gsrc) override {
+    ref::scatter_max_backward(dt, gout, arg, N, F, E, gsrc);
+  }
+  void segment_softmax(DType dt, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N,
+                       void* out) override {
+    ref::segment_softmax(dt, src, E, F, index, N, out);
+  }
+  void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
+                                int64_t N, void* gx) override {
+    ref::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
+  }
+  void gather_scatter_sum(DType dt, const void* x, int64_t M, int64_t F, const int64_t* src, const int64_t* dst,
+                          const void* w, int64_t E, int64_t N, void* out) override {
+    ref::gather_scatter_sum(dt, x, M, F, src, dst, w, E, N, out);
   }
 };
 
