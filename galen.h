@@ -8,6 +8,7 @@
 #include "galen/core/gradcheck.h"
 #include "galen/core/ops.h"
 #include "galen/core/random.h"
+#include "galen/core/rnn.h"
 #include "galen/core/serialize.h"
 #include "galen/core/tensor.h"
 #include "galen/data/data.h"

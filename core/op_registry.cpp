@@ -30,7 +30,9 @@ const std::vector<std::string>& differentiable_ops() {
       "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
       "binary_cross_entropy", "binary_cross_entropy_with_logits",
       // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
-      "leaky_relu", "elu", "dropout", "embedding", "layer_norm"};
+      "leaky_relu", "elu", "dropout", "embedding", "layer_norm",
+      // recurrent layers and cells (core/ops_rnn.cpp; tests in tests/layers/test_rnn.cpp)
+      "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"};
   return ops;
 }
 
