@@ -4,14 +4,15 @@
 #pragma once
 
 #include "galen/data/checkpoint.h"
+#include "galen/data/chestxray.h"
 #include "galen/data/csv.h"
 #include "galen/data/dataset.h"
 #include "galen/data/dicom.h"
 #include "galen/data/generator.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
-#include "galen/data/nifti.h"
 #include "galen/data/longitudinal.h"
+#include "galen/data/nifti.h"
 #include "galen/data/progress.h"
 #include "galen/data/transforms.h"
 #include "galen/data/volume.h"

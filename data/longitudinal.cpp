@@ -35,8 +35,8 @@ std::vector<double> numeric_column(const CsvTable& t, const std::string& name) {
     const std::string core = b == std::string::npos ? "" : cell.substr(b, e - b + 1);
     char* end = nullptr;
     const double v = core.empty() ? 0.0 : std::strtod(core.c_str(), &end);
-    GALEN_CHECK(!core.empty() && end == core.c_str() + core.size(), "longitudinal: ", at_row(t, r, name), ": '",
-                cell, "' is not a number (the column is numeric; map text columns through "
+    GALEN_CHECK(!core.empty() && end == core.c_str() + core.size(), "longitudinal: ", at_row(t, r, name), ": '", cell,
+                "' is not a number (the column is numeric; map text columns through "
                 "LongitudinalSpec::categories)");
     out[r] = v;
   }
@@ -100,8 +100,8 @@ LongitudinalData::LongitudinalData(std::string source, LongitudinalSpec spec, st
 }
 
 const PatientSequence& LongitudinalData::patient(int64_t i) const {
-  GALEN_CHECK(i >= 0 && i < num_patients(), "LongitudinalData: patient index ", i, " out of range [0, ",
-              num_patients(), ") in '", source_, "'");
+  GALEN_CHECK(i >= 0 && i < num_patients(), "LongitudinalData: patient index ", i, " out of range [0, ", num_patients(),
+              ") in '", source_, "'");
   return patients_[static_cast<size_t>(i)];
 }
 
@@ -366,8 +366,8 @@ std::vector<std::vector<int64_t>> kfold_patients(int64_t num_patients, int64_t k
 }
 
 std::vector<int64_t> kfold_train(const std::vector<std::vector<int64_t>>& folds, int64_t fold) {
-  GALEN_CHECK(fold >= 0 && fold < static_cast<int64_t>(folds.size()), "kfold_train: fold ", fold,
-              " out of range [0, ", folds.size(), ")");
+  GALEN_CHECK(fold >= 0 && fold < static_cast<int64_t>(folds.size()), "kfold_train: fold ", fold, " out of range [0, ",
+              folds.size(), ")");
   std::vector<int64_t> out;
   for (size_t f = 0; f < folds.size(); ++f)
     if (static_cast<int64_t>(f) != fold) out.insert(out.end(), folds[f].begin(), folds[f].end());
@@ -383,8 +383,8 @@ LongitudinalSpec pbcseq_spec() {
   LongitudinalSpec s;
   s.id_column = "id";
   s.time_column = "day";
-  s.feature_columns = {"trt",  "age",  "sex",     "ascites",  "hepato", "spiders",  "edema", "bili",
-                       "chol", "albumin", "alk.phos", "ast", "platelet", "protime", "stage"};
+  s.feature_columns = {"trt",  "age",     "sex",      "ascites", "hepato",   "spiders", "edema", "bili",
+                       "chol", "albumin", "alk.phos", "ast",     "platelet", "protime", "stage"};
   s.outcome_columns = {"futime", "status"};
   s.categories["sex"] = {{"f", 0.0}, {"m", 1.0}};
   s.log_features = {"bili", "chol", "alk.phos", "ast", "protime"};
@@ -392,8 +392,10 @@ LongitudinalSpec pbcseq_spec() {
 }
 
 std::optional<double> event_within(double day, double futime, double status, double horizon_days) {
-  GALEN_CHECK(status == 0 || status == 1 || status == 2, "pbc::event_within: status must be 0 (censored), 1 "
-              "(transplant) or 2 (death), got ", status);
+  GALEN_CHECK(status == 0 || status == 1 || status == 2,
+              "pbc::event_within: status must be 0 (censored), 1 "
+              "(transplant) or 2 (death), got ",
+              status);
   GALEN_CHECK(futime >= day, "pbc::event_within: follow-up ends (futime ", futime, ") before the visit (day ", day,
               ")");
   GALEN_CHECK(horizon_days > 0, "pbc::event_within: horizon_days must be > 0, got ", horizon_days);
@@ -403,8 +405,8 @@ std::optional<double> event_within(double day, double futime, double status, dou
   return std::nullopt;  // censored before the horizon: outcome unknown
 }
 
-VisitTargets event_within_targets(const LongitudinalData& d, const std::vector<int64_t>& patients,
-                                  double horizon_days, DType dtype) {
+VisitTargets event_within_targets(const LongitudinalData& d, const std::vector<int64_t>& patients, double horizon_days,
+                                  DType dtype) {
   const int64_t fi = d.outcome_index("futime"), si = d.outcome_index("status");
   return make_visit_targets(
       d, patients,
@@ -413,8 +415,8 @@ VisitTargets event_within_targets(const LongitudinalData& d, const std::vector<i
         auto at = [&] { return "'" + d.source() + "' line " + std::to_string(p.lines[v]); };
         GALEN_CHECK(!std::isnan(futime) && !std::isnan(status), "pbc::event_within_targets: ", at(),
                     ": futime or status is missing");
-        GALEN_CHECK(futime == p.outcomes[0][fi] && status == p.outcomes[0][si], "pbc::event_within_targets: ",
-                    at(), ": futime/status of patient '", p.id, "' differ between visits");
+        GALEN_CHECK(futime == p.outcomes[0][fi] && status == p.outcomes[0][si], "pbc::event_within_targets: ", at(),
+                    ": futime/status of patient '", p.id, "' differ between visits");
         try {
           return event_within(p.times[v], futime, status, horizon_days);
         } catch (const Error& e) {

@@ -31,8 +31,8 @@
 namespace galen::data {
 
 struct LongitudinalSpec {
-  std::string id_column = "id";      // any text; numeric ids are compared as written
-  std::string time_column = "day";   // numeric, never missing
+  std::string id_column = "id";              // any text; numeric ids are compared as written
+  std::string time_column = "day";           // numeric, never missing
   std::vector<std::string> feature_columns;  // numeric, or text columns listed in `categories`
   std::vector<std::string> outcome_columns;  // numeric, kept raw (for targets; never model inputs)
   // Text columns mapped explicitly to numbers, e.g. {"sex", {{"f", 0}, {"m", 1}}}. A cell outside the map is an
@@ -64,7 +64,7 @@ class LongitudinalData {
   int64_t num_visits() const;
   int64_t max_visits() const;
   int64_t num_features() const { return static_cast<int64_t>(spec_.feature_columns.size()); }
-  int64_t find_patient(const std::string& id) const;  // -1 when absent
+  int64_t find_patient(const std::string& id) const;     // -1 when absent
   int64_t feature_index(const std::string& name) const;  // Error when absent
   int64_t outcome_index(const std::string& name) const;  // Error when absent
 

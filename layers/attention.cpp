@@ -27,8 +27,7 @@ bool shape_broadcasts_to(const Shape& from, const Shape& to) {
 
 // A bool mask as an additive one in dtype dt: `true_means_masked` picks the convention (torch.nn: true = masked;
 // scaled_dot_product_attention: true = may attend). Floating masks are cast to dt (autograd flows through).
-Tensor to_additive(const char* op, const char* what, const Tensor& mask, DType dt, Device dev,
-                   bool true_means_masked) {
+Tensor to_additive(const char* op, const char* what, const Tensor& mask, DType dt, Device dev, bool true_means_masked) {
   if (mask.dtype() == DType::boolean) {
     const Tensor m = mask.to(dev);
     if (true_means_masked) return masked_fill(zeros(m.sizes(), TensorOptions(dt, dev)), m, -kInf);
@@ -50,24 +49,23 @@ std::pair<Tensor, Tensor> attend(const Tensor& q, const Tensor& k, const Tensor&
 
 }  // namespace
 
-std::pair<Tensor, Tensor> scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k,
-                                                                    const Tensor& v, const Tensor& attn_mask,
-                                                                    double dropout_p, bool is_causal,
-                                                                    std::optional<double> scale) {
+std::pair<Tensor, Tensor> scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                                    const Tensor& attn_mask, double dropout_p,
+                                                                    bool is_causal, std::optional<double> scale) {
   constexpr const char* op = "scaled_dot_product_attention";
   GALEN_CHECK(q.defined() && k.defined() && v.defined(), op, ": q, k and v must be defined");
   GALEN_CHECK(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim(), op,
               ": q (..., L, E), k (..., S, E) and v (..., S, Ev) need the same number (>= 2) of dims, got q ",
               q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
   GALEN_CHECK(is_floating(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype(), op,
-              ": q, k, v must share one floating dtype, got ", dtype_name(q.dtype()), ", ", dtype_name(k.dtype()),
-              ", ", dtype_name(v.dtype()));
+              ": q, k, v must share one floating dtype, got ", dtype_name(q.dtype()), ", ", dtype_name(k.dtype()), ", ",
+              dtype_name(v.dtype()));
   GALEN_CHECK(k.device() == q.device() && v.device() == q.device(), op, ": q, k, v must be on one device");
   const int64_t nd = q.dim();
   const Shape batch(q.sizes().begin(), q.sizes().end() - 2);
-  GALEN_CHECK(Shape(k.sizes().begin(), k.sizes().end() - 2) == batch &&
-                  Shape(v.sizes().begin(), v.sizes().end() - 2) == batch,
-              op, ": q, k, v must have equal batch dims, got q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
+  GALEN_CHECK(
+      Shape(k.sizes().begin(), k.sizes().end() - 2) == batch && Shape(v.sizes().begin(), v.sizes().end() - 2) == batch,
+      op, ": q, k, v must have equal batch dims, got q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes());
   GALEN_CHECK(k.size(nd - 1) == q.size(nd - 1), op, ": q and k must have the same last dim (E), got q ", q.sizes(),
               ", k ", k.sizes());
   GALEN_CHECK(v.size(nd - 2) == k.size(nd - 2), op, ": k and v must have the same number of keys (S), got k ",
@@ -165,11 +163,11 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   const bool batched = query_in.dim() == 3;
   GALEN_CHECK((query_in.dim() == 3 || query_in.dim() == 2) && key_in.dim() == query_in.dim() &&
                   value_in.dim() == query_in.dim(),
-              op, ": query, key, value must all be 3-D (batched) or all 2-D (unbatched), got query ",
-              query_in.sizes(), ", key ", key_in.sizes(), ", value ", value_in.sizes());
-  GALEN_CHECK(is_floating(query_in.dtype()) && key_in.dtype() == query_in.dtype() &&
-                  value_in.dtype() == query_in.dtype(),
-              op, ": query, key, value must share one floating dtype");
+              op, ": query, key, value must all be 3-D (batched) or all 2-D (unbatched), got query ", query_in.sizes(),
+              ", key ", key_in.sizes(), ", value ", value_in.sizes());
+  GALEN_CHECK(
+      is_floating(query_in.dtype()) && key_in.dtype() == query_in.dtype() && value_in.dtype() == query_in.dtype(), op,
+      ": query, key, value must share one floating dtype");
   const bool self = query_in.is_same(key_in) && key_in.is_same(value_in);
   // To (L, B, E).
   auto canon = [&](const Tensor& t) {
@@ -179,13 +177,13 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   const Tensor query = canon(query_in), key = canon(key_in), value = canon(value_in);
   const int64_t L = query.size(0), B = query.size(1), S = key.size(0);
   const char* layout = !batched ? "(L, E)" : batch_first ? "(B, L, E)" : "(L, B, E)";
-  GALEN_CHECK(query.size(2) == embed_dim, op, ": query ", layout, " must have E = embed_dim = ", embed_dim,
-              ", got ", query_in.sizes());
-  GALEN_CHECK(key.size(1) == B && value.size(1) == B && value.size(0) == S && key.size(2) == kdim &&
-                  value.size(2) == vdim,
-              op, ": expected key with ", S, " steps, batch ", B, ", ", kdim, " features and value the same with ",
-              vdim, " features; got query ", query_in.sizes(), ", key ", key_in.sizes(), ", value ",
-              value_in.sizes(), (batch_first && batched ? " (batch_first)" : ""));
+  GALEN_CHECK(query.size(2) == embed_dim, op, ": query ", layout, " must have E = embed_dim = ", embed_dim, ", got ",
+              query_in.sizes());
+  GALEN_CHECK(
+      key.size(1) == B && value.size(1) == B && value.size(0) == S && key.size(2) == kdim && value.size(2) == vdim, op,
+      ": expected key with ", S, " steps, batch ", B, ", ", kdim, " features and value the same with ", vdim,
+      " features; got query ", query_in.sizes(), ", key ", key_in.sizes(), ", value ", value_in.sizes(),
+      (batch_first && batched ? " (batch_first)" : ""));
   const DType dt = query.dtype();
   const Device dev = query.device();
   const int64_t E = embed_dim, H = num_heads, BH = B * H;
@@ -194,8 +192,8 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   Tensor attn_mask;
   if (attn_mask_in.defined()) {
     if (attn_mask_in.dim() == 2) {
-      GALEN_CHECK(attn_mask_in.size(0) == L && attn_mask_in.size(1) == S, op, ": 2-D attn_mask must be (L, S) = (",
-                  L, ", ", S, "), got ", attn_mask_in.sizes());
+      GALEN_CHECK(attn_mask_in.size(0) == L && attn_mask_in.size(1) == S, op, ": 2-D attn_mask must be (L, S) = (", L,
+                  ", ", S, "), got ", attn_mask_in.sizes());
     } else {
       GALEN_CHECK(attn_mask_in.dim() == 3 && attn_mask_in.size(0) == BH && attn_mask_in.size(1) == L &&
                       attn_mask_in.size(2) == S,
@@ -252,8 +250,7 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query_in, co
   }
   Tensor mask = attn_mask.defined() && kpm.defined() ? add(attn_mask, kpm) : attn_mask.defined() ? attn_mask : kpm;
 
-  auto [out, w] = attend(q, k, v, mask, is_training() ? dropout : 0.0,
-                         1.0 / std::sqrt(static_cast<double>(head_dim)));
+  auto [out, w] = attend(q, k, v, mask, is_training() ? dropout : 0.0, 1.0 / std::sqrt(static_cast<double>(head_dim)));
   // (B*H, L, hd) -> (L, B*H, hd) -> (L, B, E)
   out = out.transpose(0, 1).reshape({L, B, E});
   out = out_proj->forward(out);
@@ -280,8 +277,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
   GALEN_CHECK(activation == "relu" || activation == "gelu",
               "TransformerEncoderLayer: activation must be \"relu\" or \"gelu\", got \"", activation, "\"");
   GALEN_CHECK(dim_feedforward > 0, "TransformerEncoderLayer: dim_feedforward must be > 0, got ", dim_feedforward);
-  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d_model, nhead, dropout_p, true,
-                                                                                false, -1, -1, batch_first));
+  self_attn = register_module(
+      "self_attn", std::make_shared<MultiheadAttention>(d_model, nhead, dropout_p, true, false, -1, -1, batch_first));
   linear1 = register_module("linear1", std::make_shared<Linear>(d_model, dim_feedforward));
   dropout = register_module("dropout", std::make_shared<Dropout>(dropout_p));
   linear2 = register_module("linear2", std::make_shared<Linear>(dim_feedforward, d_model));
@@ -291,8 +288,7 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(dropout_p));
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask,
-                                        const Tensor& src_key_padding_mask) {
+Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask) {
   auto sa_block = [&](const Tensor& x) {
     return dropout1->forward(self_attn->forward(x, x, x, src_key_padding_mask, false, src_mask).first);
   };
@@ -360,14 +356,14 @@ std::pair<Tensor, Tensor> AttentionPooling::forward(const Tensor& h, const Tenso
               "), got ", h.defined() ? h.sizes() : Shape{});
   if (!lengths.defined()) return forward_with_padding_mask(h, Tensor());
   const int64_t B = h.size(0), T = h.size(1);
-  GALEN_CHECK(lengths.dim() == 1 && lengths.size(0) == B && !is_floating(lengths.dtype()) &&
-                  lengths.dtype() != DType::boolean,
-              "AttentionPooling: lengths must be a (B) = (", B, ") integer tensor, got ", lengths.sizes(), " ",
-              dtype_name(lengths.dtype()));
+  GALEN_CHECK(
+      lengths.dim() == 1 && lengths.size(0) == B && !is_floating(lengths.dtype()) && lengths.dtype() != DType::boolean,
+      "AttentionPooling: lengths must be a (B) = (", B, ") integer tensor, got ", lengths.sizes(), " ",
+      dtype_name(lengths.dtype()));
   const auto len = lengths.to(DType::i64).cpu().contiguous().to_vector<int64_t>();
   for (int64_t b = 0; b < B; ++b)
-    GALEN_CHECK(len[b] >= 1 && len[b] <= T, "AttentionPooling: lengths[", b, "] = ", len[b], " is outside [1, T = ",
-                T, "]");
+    GALEN_CHECK(len[b] >= 1 && len[b] <= T, "AttentionPooling: lengths[", b, "] = ", len[b], " is outside [1, T = ", T,
+                "]");
   const Tensor steps = arange(T, TensorOptions(DType::i64, h.device())).unsqueeze(0);
   const Tensor pad = ge(steps, lengths.to(h.device()).to(DType::i64).unsqueeze(1));
   return forward_with_padding_mask(h, pad);
@@ -381,16 +377,16 @@ std::pair<Tensor, Tensor> AttentionPooling::forward_with_padding_mask(const Tens
   Tensor scores = v->forward(galen::tanh(proj->forward(h))).squeeze(2);  // (B, T)
   if (padding_mask.defined()) {
     GALEN_CHECK(padding_mask.dtype() == DType::boolean && padding_mask.sizes() == Shape({B, T}),
-                "AttentionPooling: padding_mask must be (B, T) = (", B, ", ", T, ") bool, got ",
-                padding_mask.sizes(), " ", dtype_name(padding_mask.dtype()));
+                "AttentionPooling: padding_mask must be (B, T) = (", B, ", ", T, ") bool, got ", padding_mask.sizes(),
+                " ", dtype_name(padding_mask.dtype()));
     const Tensor pm = padding_mask.to(h.device());
     const auto all_pad = amin(pm.to(DType::i64), {1}).cpu().to_vector<int64_t>();
     for (int64_t b = 0; b < B; ++b)
       GALEN_CHECK(all_pad[b] == 0, "AttentionPooling: sequence ", b, " is all padding (no valid time step)");
     scores = masked_fill(scores, pm, -std::numeric_limits<double>::infinity());
   }
-  Tensor w = softmax(scores, 1);                          // (B, T)
-  Tensor pooled = sum(mul(w.unsqueeze(2), h), {1});        // (B, hidden)
+  Tensor w = softmax(scores, 1);                     // (B, T)
+  Tensor pooled = sum(mul(w.unsqueeze(2), h), {1});  // (B, hidden)
   return {pooled, w};
 }
 

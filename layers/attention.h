@@ -32,13 +32,14 @@ namespace galen {
 // lower triangle); it may not be combined with attn_mask. dropout_p (in [0, 1)) drops attention weights whenever it
 // is > 0 (pass 0 in evaluation, as with PyTorch's functional form).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const Tensor& attn_mask = Tensor(), double dropout_p = 0.0,
-                                    bool is_causal = false, std::optional<double> scale = std::nullopt);
+                                    const Tensor& attn_mask = Tensor(), double dropout_p = 0.0, bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
 // The same, also returning the attention weights (..., L, S) (after dropout, as PyTorch's MultiheadAttention
 // returns them).
-std::pair<Tensor, Tensor> scaled_dot_product_attention_with_weights(
-    const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask = Tensor(), double dropout_p = 0.0,
-    bool is_causal = false, std::optional<double> scale = std::nullopt);
+std::pair<Tensor, Tensor> scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                                    const Tensor& attn_mask = Tensor(),
+                                                                    double dropout_p = 0.0, bool is_causal = false,
+                                                                    std::optional<double> scale = std::nullopt);
 
 }  // namespace galen
 
@@ -70,7 +71,7 @@ class MultiheadAttention : public Module {
   double dropout;
   bool add_zero_attn, batch_first;
   bool qkv_same_embed_dim;
-  Tensor in_proj_weight;                              // packed form
+  Tensor in_proj_weight;                               // packed form
   Tensor q_proj_weight, k_proj_weight, v_proj_weight;  // separate form (kdim or vdim != embed_dim)
   Tensor in_proj_bias;                                 // undefined without bias
   std::shared_ptr<Linear> out_proj;

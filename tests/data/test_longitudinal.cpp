@@ -71,14 +71,14 @@ TEST_CASE("longitudinal: bad rows and specs are Errors naming the file and line"
                       Catch::Contains("bad.csv") && Catch::Contains(what));
   };
   const std::string head = "pid,t,a,sex,empty,y\n";
-  fails_with(head + "p1,0,1,f,,0\np1,1,2,f,0\n", "line 3");                         // wrong column count
-  fails_with(head + "p1,0,1,f,,0\np1,1,abc,f,,0\n", "line 3");                       // non-numeric feature
-  fails_with(head + "p1,0,1,f,,0\np1,1,2,f,,0\np1,x,2,f,,0\n", "line 4");            // non-numeric time
-  fails_with(head + "p1,0,1,f,,0\np1,1,2,q,,0\n", "line 3, column 'sex'");           // unknown category
-  fails_with(head + "p1,0,1,f,,0\n,1,2,f,,0\n", "line 3, column 'pid'");             // missing id
-  fails_with(head + "p1,0,1,f,,0\np1,NA,2,f,,0\n", "line 3, column 't'");            // missing time
-  fails_with(head + "p1,0,1,f,,0\np1,1,2,f,,oops\n", "line 3");                      // non-numeric outcome
-  fails_with("pid,t,a,sex,y\np1,0,1,f,0\n", "empty");                                // missing column
+  fails_with(head + "p1,0,1,f,,0\np1,1,2,f,0\n", "line 3");                 // wrong column count
+  fails_with(head + "p1,0,1,f,,0\np1,1,abc,f,,0\n", "line 3");              // non-numeric feature
+  fails_with(head + "p1,0,1,f,,0\np1,1,2,f,,0\np1,x,2,f,,0\n", "line 4");   // non-numeric time
+  fails_with(head + "p1,0,1,f,,0\np1,1,2,q,,0\n", "line 3, column 'sex'");  // unknown category
+  fails_with(head + "p1,0,1,f,,0\n,1,2,f,,0\n", "line 3, column 'pid'");    // missing id
+  fails_with(head + "p1,0,1,f,,0\np1,NA,2,f,,0\n", "line 3, column 't'");   // missing time
+  fails_with(head + "p1,0,1,f,,0\np1,1,2,f,,oops\n", "line 3");             // non-numeric outcome
+  fails_with("pid,t,a,sex,y\np1,0,1,f,0\n", "empty");                       // missing column
   fails_with(head, "no data rows");
   {
     auto s = spec;
@@ -187,8 +187,7 @@ TEST_CASE("longitudinal: patient-level K-fold is a seeded partition", "[data][lo
         const auto train = kfold_train(folds, f);
         CHECK(train.size() + folds[f].size() == static_cast<size_t>(n));
         std::vector<int64_t> both;
-        std::set_intersection(train.begin(), train.end(), folds[f].begin(), folds[f].end(),
-                              std::back_inserter(both));
+        std::set_intersection(train.begin(), train.end(), folds[f].begin(), folds[f].end(), std::back_inserter(both));
         CHECK(both.empty());
       }
     }
@@ -203,15 +202,15 @@ TEST_CASE("longitudinal: patient-level K-fold is a seeded partition", "[data][lo
 TEST_CASE("pbc: death or transplant within two years, censoring unknown; next log-bilirubin",
           "[data][longitudinal][pbc]") {
   using pbc::event_within;
-  CHECK(event_within(0, 100, 2) == 1.0);           // death 100 days after the visit
-  CHECK(event_within(200, 900, 1) == 1.0);         // transplant 700 days after
-  CHECK(event_within(0, 730.5, 2) == 1.0);         // exactly at the horizon: within
-  CHECK(event_within(0, 731, 2) == 0.0);           // death later than two years: 0 for this visit
-  CHECK(event_within(0, 5000, 0) == 0.0);          // censored long after: event-free
-  CHECK(event_within(0, 730.5, 0) == 0.0);         // followed exactly two years event-free
+  CHECK(event_within(0, 100, 2) == 1.0);             // death 100 days after the visit
+  CHECK(event_within(200, 900, 1) == 1.0);           // transplant 700 days after
+  CHECK(event_within(0, 730.5, 2) == 1.0);           // exactly at the horizon: within
+  CHECK(event_within(0, 731, 2) == 0.0);             // death later than two years: 0 for this visit
+  CHECK(event_within(0, 5000, 0) == 0.0);            // censored long after: event-free
+  CHECK(event_within(0, 730.5, 0) == 0.0);           // followed exactly two years event-free
   CHECK_FALSE(event_within(0, 700, 0).has_value());  // censored before two years: unknown
   CHECK_FALSE(event_within(400, 400, 0).has_value());
-  CHECK(event_within(0, 100, 2, 50.0) == 0.0);     // another horizon
+  CHECK(event_within(0, 100, 2, 50.0) == 0.0);  // another horizon
   CHECK_THROWS_AS(event_within(0, 100, 3), Error);
   CHECK_THROWS_AS(event_within(200, 100, 0), Error);
 

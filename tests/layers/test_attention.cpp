@@ -93,8 +93,8 @@ void replay(const std::string &c, const json::Value &meta, DType dt, double atol
   if (kind == "sdpa") {
     std::optional<double> scale;
     if (const auto *s = meta.find("scale")) scale = s->as_double();
-    out = scaled_dot_product_attention(in["q"], in["k"], in["v"], mask("mask"), 0.0,
-                                       meta.find("is_causal")->as_bool(), scale);
+    out = scaled_dot_product_attention(in["q"], in["k"], in["v"], mask("mask"), 0.0, meta.find("is_causal")->as_bool(),
+                                       scale);
   } else {
     mod = build(meta);
     REQUIRE(mod != nullptr);
@@ -107,14 +107,14 @@ void replay(const std::string &c, const json::Value &meta, DType dt, double atol
       const bool self = meta.find("self_attn")->as_bool();
       const Tensor &q = in["query"];
       const Tensor k = self ? q : in["key"], v = self ? q : in["value"];
-      auto r = mha->forward(q, k, v, mask("key_padding_mask"), meta.find("need_weights")->as_bool(),
-                            mask("attn_mask"), meta.find("average_attn_weights")->as_bool());
+      auto r = mha->forward(q, k, v, mask("key_padding_mask"), meta.find("need_weights")->as_bool(), mask("attn_mask"),
+                            meta.find("average_attn_weights")->as_bool());
       out = r.first;
       attw = r.second;
       CHECK(attw.defined() == has(c + ".attw"));
     } else if (kind == "encoder_layer") {
-      out = dynamic_cast<TransformerEncoderLayer *>(mod.get())
-                ->forward(in["src"], mask("src_mask"), mask("src_key_padding_mask"));
+      out = dynamic_cast<TransformerEncoderLayer *>(mod.get())->forward(in["src"], mask("src_mask"),
+                                                                        mask("src_key_padding_mask"));
     } else if (kind == "encoder") {
       out = dynamic_cast<TransformerEncoder *>(mod.get())->forward(in["src"], Tensor(), mask("src_key_padding_mask"));
     } else if (kind == "pool") {
@@ -258,9 +258,9 @@ TEST_CASE("gradcheck: scaled_dot_product_attention", "[attention][gradcheck]") {
         {leaf_f64({1, 2, 4, 3}, 7), leaf_f64({1, 2, 4, 3}, 8), leaf_f64({1, 2, 4, 3}, 9)});
   }
   SECTION("float mask (gradient flows into the mask too)") {
-    require_gradcheck([](const Args &a) { return scaled_dot_product_attention(a[0], a[1], a[2], a[3]); },
-                      {leaf_f64({2, 3, 2}, 10), leaf_f64({2, 3, 2}, 11), leaf_f64({2, 3, 2}, 12),
-                       leaf_f64({1, 3, 3}, 13)});
+    require_gradcheck(
+        [](const Args &a) { return scaled_dot_product_attention(a[0], a[1], a[2], a[3]); },
+        {leaf_f64({2, 3, 2}, 10), leaf_f64({2, 3, 2}, 11), leaf_f64({2, 3, 2}, 12), leaf_f64({1, 3, 3}, 13)});
   }
   SECTION("dropout with a fixed seed: a fixed mask") {
     require_gradcheck(
@@ -409,8 +409,8 @@ TEST_CASE("attention errors: shapes, dtypes, heads, masks, lengths", "[attention
   CHECK_NOTHROW(mha.forward(x, x, x, Tensor(), true, zeros({6, 5, 5}, DType::boolean)));
 
   const Tensor q = randn({2, 3, 4});
-  CHECK_THROWS_AS(scaled_dot_product_attention(q, randn({2, 3, 5}), q), Error);  // E
-  CHECK_THROWS_AS(scaled_dot_product_attention(q, q, randn({2, 4, 4})), Error);  // S
+  CHECK_THROWS_AS(scaled_dot_product_attention(q, randn({2, 3, 5}), q), Error);                 // E
+  CHECK_THROWS_AS(scaled_dot_product_attention(q, q, randn({2, 4, 4})), Error);                 // S
   CHECK_THROWS_AS(scaled_dot_product_attention(q, randn({3, 3, 4}), randn({3, 3, 4})), Error);  // batch
   CHECK_THROWS_AS(scaled_dot_product_attention(randn({4}), randn({4}), randn({4})), Error);
   CHECK_THROWS_AS(scaled_dot_product_attention(q, q, q, zeros({3, 4}, DType::boolean)), Error);  // mask shape
