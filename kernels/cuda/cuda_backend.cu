@@ -216,6 +216,7 @@ void CudaBackend::synchronize(int device) {
 std::vector<std::string> CudaBackend::variants(const std::string& primitive) const {
   if (primitive == "gemm") return {"cublas", "tiled"};
   if (primitive == "conv2d") return {"im2col", "cudnn"};
+  if (primitive == "rnn") return {"fused", "cudnn"};
   return {};
 }
 
@@ -242,12 +243,20 @@ void CudaBackend::set_variant(const std::string& primitive, const std::string& v
     }
     GALEN_FAIL("cuda backend: conv2d has variants im2col, cudnn; got '", variant, "'");
   }
+  if (primitive == "rnn") {
+    if (variant == "fused" || variant == "cudnn") {
+      rnn_variant_.store(variant == "cudnn" ? kRnnCudnn : kRnnFused);
+      return;
+    }
+    GALEN_FAIL("cuda backend: rnn has variants fused, cudnn; got '", variant, "'");
+  }
   Backend::set_variant(primitive, variant);
 }
 
 std::string CudaBackend::variant(const std::string& primitive) const {
   if (primitive == "gemm") return gemm_variant_.load() == kGemmTiled ? "tiled" : "cublas";
   if (primitive == "conv2d") return conv_variant_.load() == kConvCudnn ? "cudnn" : "im2col";
+  if (primitive == "rnn") return rnn_variant_.load() == kRnnCudnn ? "cudnn" : "fused";
   return "";
 }
 

@@ -104,6 +104,23 @@ class CudaBackend final : public Backend {
                        const Conv2dGeometry& g, int64_t OC, int64_t groups, void* gx, void* gw,
                        void* gb) override;
 
+  // Recurrent cells: fused gate kernels (rnn.cu) and, when the "rnn" variant is
+  // "cudnn", whole layers through cuDNN's RNN API (rnn_cudnn.cu).
+  void rnn_cell_forward(const RnnStep& s, DType dtype, const void* gi, const void* gh, const void* bi,
+                        const void* bh, const void* h_prev, const void* c_prev, void* h_out, void* c_out, void* y,
+                        int64_t ldy, void* ws) override;
+  void rnn_cell_backward(const RnnStep& s, DType dtype, const void* ws, const void* h_prev, const void* c_prev,
+                         const void* dy, int64_t ldy, const void* dh, const void* dc, void* dgi, void* dgh,
+                         void* dh_prev, void* dc_prev) override;
+  bool rnn_library_plan(DType dtype, const RnnLayerDesc& d, bool training, size_t* reserve_bytes) override;
+  void rnn_library_forward(DType dtype, const RnnLayerDesc& d, const void* const* w, const void* x, const void* hx,
+                           const void* cx, void* y, void* hy, void* cy, void* reserve,
+                           size_t reserve_bytes) override;
+  void rnn_library_backward(DType dtype, const RnnLayerDesc& d, const void* const* w, const void* x,
+                            const void* hx, const void* cx, const void* y, const void* dy, const void* dhy,
+                            const void* dcy, void* reserve, size_t reserve_bytes, void* dx, void* dhx, void* dcx,
+                            void* const* dw) override;
+
   std::vector<std::string> variants(const std::string& primitive) const override;
   void set_variant(const std::string& primitive, const std::string& variant) override;
   std::string variant(const std::string& primitive) const override;
@@ -115,6 +132,9 @@ class CudaBackend final : public Backend {
   // a GPU (it was written on a machine without one); then make kConvCudnn the default.
   enum ConvVariant : int { kConvCudnn = 0, kConvIm2col = 1 };
   std::atomic<int> conv_variant_{kConvIm2col};
+  // "fused" (default) or "cudnn" (written without a GPU; see rnn_cudnn.cu).
+  enum RnnVariant : int { kRnnFused = 0, kRnnCudnn = 1 };
+  std::atomic<int> rnn_variant_{kRnnFused};
 
   void gemm_cublas(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    double alpha, const void* A, int64_t lda, int64_t sa, const void* B,
