@@ -4,7 +4,8 @@
 // order (torch_peer_progression.cpp).
 //   unit: ms per epoch (lower is better); model and optimiser are created inside the timed run on both sides.
 //   cases: lstm + attention head (the example's default) and gru + last-state head.
-// The data file is found relative to this source file (the bench is built from the source tree).
+// The data file: see pbc_path() (set GALEN_PBC_CSV to point elsewhere).
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -15,14 +16,25 @@
 #include "galen/data/generator.h"
 #include "galen/data/longitudinal.h"
 #include "galen/zoo/progression.h"
+#include "torch_peer.h"
 #include "torch_peer_progression.h"
 
 namespace galen_bench {
 
 namespace {
 
+// $GALEN_PBC_CSV, else beside this source file when __FILE__ is absolute, else data/files/pbcseq.csv from the
+// working directory or up to two levels above it (the repository root, build-dev/, build-dev/benchmarks/).
 std::string pbc_path() {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "files" / "pbcseq.csv").string();
+  if (const char* env = std::getenv("GALEN_PBC_CSV")) return env;
+  const std::filesystem::path src(__FILE__);
+  std::vector<std::filesystem::path> cands;
+  if (src.is_absolute()) cands.push_back(src.parent_path().parent_path() / "data/files/pbcseq.csv");
+  for (const char* c : {"data/files/pbcseq.csv", "../data/files/pbcseq.csv", "../../data/files/pbcseq.csv"})
+    cands.emplace_back(c);
+  for (const auto& c : cands)
+    if (std::filesystem::exists(c)) return c.string();
+  return "data/files/pbcseq.csv";
 }
 
 Case make_case(const std::string& cell, const std::string& head) {
@@ -90,7 +102,7 @@ Bench bench_progression_epoch() {
   b.name = "progression_epoch";
   b.description = "one training epoch of the PBC progression model (312 patients, batch 32), ms vs LibTorch";
   b.skip_reason = [] {
-    return std::filesystem::exists(pbc_path()) ? std::string() : "data file " + pbc_path() + " not found";
+    return std::filesystem::exists(pbc_path()) ? std::string() : "data file " + pbc_path() + " not found (run from the repository or set GALEN_PBC_CSV)";
   };
   b.cases = [] { return std::vector<Case>{make_case("lstm", "attention"), make_case("gru", "last")}; };
   return b;

@@ -37,7 +37,8 @@ void usage(const char* argv0) {
       "  data/files/pbcseq.csv), model vs baselines, then a final model on all patients saved to PATH\n"
       "  (default progression.ckpt.safetensors; --no-final skips it; --folds 0 skips the cross-validation).\n"
       "  Defaults: --cell lstm --head attention --epochs 40 --hidden 32 --batch 32 --lr 0.001 --wd 1e-4\n"
-      "  --dropout 0.2 (on the heads' input) --seed 0.\n"
+      "  --dropout 0.2 (on the heads' input) --seed 0 --threads 1 (0 = galen's default; the model's ops are\n"
+      "  tiny, so more threads rarely pay).\n"
       "predict: CSV holds one patient's visits in the same long format (columns id, day and the features\n"
       "  trt age sex ascites hepato spiders edema bili chol albumin alk.phos ast platelet protime stage;\n"
       "  NA = missing). With several patients in CSV, --patient picks one.\n",
@@ -52,7 +53,7 @@ struct Args {
   int64_t epochs = 40, hidden = 32, batch = 32, folds = 5;
   double lr = 1e-3, wd = -1, dropout = -1;
   uint64_t seed = 0;
-  int threads = 0;
+  int threads = 1;  // the model's ops are tiny (batch <= 32, hidden 32): threads cost more than they give
   std::string checkpoint = "progression.ckpt.safetensors";
   std::string visits, patient;
   bool final_model = true, quiet = false;
@@ -273,7 +274,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (a.threads > 0) set_num_threads(a.threads);
+    if (a.threads > 0) set_num_threads(a.threads);  // 0: leave galen's default
     return a.mode == "predict" ? predict(a) : train(a);
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
