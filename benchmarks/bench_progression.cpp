@@ -44,7 +44,8 @@ Case make_case(const std::string& cell, const std::string& head) {
   c.setup = [cell, head] {
     namespace data = galen::data;
     namespace zoo = galen::zoo;
-    auto d = std::make_shared<data::LongitudinalData>(data::read_longitudinal_csv(pbc_path(), data::pbc::pbcseq_spec()));
+    auto d =
+        std::make_shared<data::LongitudinalData>(data::read_longitudinal_csv(pbc_path(), data::pbc::pbcseq_spec()));
     std::vector<int64_t> all(static_cast<size_t>(d->num_patients()));
     for (int64_t i = 0; i < d->num_patients(); ++i) all[static_cast<size_t>(i)] = i;
     const data::VisitStandardizer st = data::fit_standardizer(*d, all);
@@ -59,11 +60,14 @@ Case make_case(const std::string& cell, const std::string& head) {
     to.seed = 0;
 
     std::vector<Impl> impls;
-    impls.push_back({"galen", false, [t, mo, to]() {
+    impls.push_back({"galen",
+                     false,
+                     [t, mo, to]() {
                        galen::manual_seed(0);
                        zoo::ProgressionModel model(mo);
                        zoo::pbc::train(model, *t, to);
-                     }, {}});
+                     },
+                     {}});
     if (torch_peer::kBuilt) {
       torch_peer::ProgressionEpoch e;
       e.B = t->batch.x.size(0);
@@ -102,7 +106,9 @@ Bench bench_progression_epoch() {
   b.name = "progression_epoch";
   b.description = "one training epoch of the PBC progression model (312 patients, batch 32), ms vs LibTorch";
   b.skip_reason = [] {
-    return std::filesystem::exists(pbc_path()) ? std::string() : "data file " + pbc_path() + " not found (run from the repository or set GALEN_PBC_CSV)";
+    return std::filesystem::exists(pbc_path())
+               ? std::string()
+               : "data file " + pbc_path() + " not found (run from the repository or set GALEN_PBC_CSV)";
   };
   b.cases = [] { return std::vector<Case>{make_case("lstm", "attention"), make_case("gru", "last")}; };
   return b;

@@ -29,9 +29,8 @@ struct TwinImpl : torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& lengths) {
     const int64_t B = x.size(0), T = x.size(1);
     auto packed = torch::nn::utils::rnn::pack_padded_sequence(x, lengths, true, false);
-    torch::nn::utils::rnn::PackedSequence po =
-        lstm_mode ? std::get<0>(lstm->forward_with_packed_input(packed))
-                  : std::get<0>(gru->forward_with_packed_input(packed));
+    torch::nn::utils::rnn::PackedSequence po = lstm_mode ? std::get<0>(lstm->forward_with_packed_input(packed))
+                                                         : std::get<0>(gru->forward_with_packed_input(packed));
     torch::Tensor h = std::get<0>(torch::nn::utils::rnn::pad_packed_sequence(po, true, 0.0, T));  // (B, T, H)
     torch::Tensor steps = torch::arange(T, torch::kInt64);
     torch::Tensor pad = steps.unsqueeze(0).ge(lengths.unsqueeze(1));  // (B, T)
@@ -39,7 +38,8 @@ struct TwinImpl : torch::nn::Module {
     if (attention) {
       torch::Tensor scores = v->forward(torch::tanh(proj->forward(h))).squeeze(2);  // (B, T)
       torch::Tensor banned = steps.unsqueeze(0).gt(steps.unsqueeze(1)).unsqueeze(0).logical_or(pad.unsqueeze(1));
-      torch::Tensor s = scores.unsqueeze(1).expand({B, T, T}).masked_fill(banned, -std::numeric_limits<float>::infinity());
+      torch::Tensor s =
+          scores.unsqueeze(1).expand({B, T, T}).masked_fill(banned, -std::numeric_limits<float>::infinity());
       torch::Tensor w = torch::softmax(s, 2);
       feat = torch::cat({h, torch::bmm(w, h)}, 2);
     }
@@ -64,8 +64,10 @@ std::function<void()> progression_epoch(const ProgressionEpoch& d) {
   torch::Tensor len = torch::from_blob(const_cast<int64_t*>(d.lengths.data()), {d.B}, torch::kInt64).clone();
   torch::Tensor rt = torch::from_blob(const_cast<float*>(d.risk.data()), {d.B, d.T}, f32).clone();
   torch::Tensor nt = torch::from_blob(const_cast<float*>(d.next.data()), {d.B, d.T}, f32).clone();
-  torch::Tensor rk = torch::from_blob(const_cast<uint8_t*>(d.risk_known.data()), {d.B, d.T}, torch::kUInt8).to(torch::kBool);
-  torch::Tensor nk = torch::from_blob(const_cast<uint8_t*>(d.next_known.data()), {d.B, d.T}, torch::kUInt8).to(torch::kBool);
+  torch::Tensor rk =
+      torch::from_blob(const_cast<uint8_t*>(d.risk_known.data()), {d.B, d.T}, torch::kUInt8).to(torch::kBool);
+  torch::Tensor nk =
+      torch::from_blob(const_cast<uint8_t*>(d.next_known.data()), {d.B, d.T}, torch::kUInt8).to(torch::kBool);
   return [d, x, len, rt, nt, rk, nk]() {
     auto model = std::make_shared<TwinImpl>(d);
     model->train();

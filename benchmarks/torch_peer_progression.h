@@ -11,11 +11,11 @@ namespace galen_bench::torch_peer {
 // One epoch's data for the progression model, as host arrays (copied by the peer).
 struct ProgressionEpoch {
   int64_t B = 0, T = 0, F = 0;
-  std::vector<float> x;             // (B, T, F)
-  std::vector<int64_t> lengths;     // (B)
-  std::vector<float> risk, next;    // (B, T) targets
+  std::vector<float> x;                         // (B, T, F)
+  std::vector<int64_t> lengths;                 // (B)
+  std::vector<float> risk, next;                // (B, T) targets
   std::vector<uint8_t> risk_known, next_known;  // (B, T) 0/1
-  std::vector<int64_t> order;       // patient order of the epoch; batches of `batch` in this order
+  std::vector<int64_t> order;                   // patient order of the epoch; batches of `batch` in this order
   int64_t batch = 32;
   int64_t hidden = 32, attn_hidden = 16, skip_feature = 7;
   bool lstm = true, attention = true;

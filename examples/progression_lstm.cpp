@@ -133,7 +133,8 @@ int train(const Args& a) {
     data::ProgressOptions po;
     po.unit = "patients";
     std::unique_ptr<data::Progress> bar;
-    if (!a.quiet) bar = std::make_unique<data::Progress>(to.epochs, (d.num_patients() + to.batch_size - 1) / to.batch_size, po);
+    if (!a.quiet)
+      bar = std::make_unique<data::Progress>(to.epochs, (d.num_patients() + to.batch_size - 1) / to.batch_size, po);
     const auto losses = zoo::pbc::train(model, t, to, bar.get());
     bar.reset();
     json::Value user;
@@ -166,9 +167,9 @@ int predict(const Args& a) {
     GALEN_CHECK(d.num_patients() == 1, "'", a.visits, "' holds ", d.num_patients(),
                 " patients; pass --patient ID to pick one");
   }
-  GALEN_CHECK(b.standardizer.names.size() == static_cast<size_t>(d.num_features()) + 1,
-              "checkpoint '", a.checkpoint, "' was trained on ", b.standardizer.names.size(),
-              " standardised inputs, the PBC spec has ", d.num_features(), " features + dt");
+  GALEN_CHECK(b.standardizer.names.size() == static_cast<size_t>(d.num_features()) + 1, "checkpoint '", a.checkpoint,
+              "' was trained on ", b.standardizer.names.size(), " standardised inputs, the PBC spec has ",
+              d.num_features(), " features + dt");
   const data::SequenceBatch batch = data::make_sequence_batch(d, b.standardizer, {pi});
   GALEN_CHECK(batch.feature_names == b.feature_names, "checkpoint '", a.checkpoint,
               "' expects other input features than the PBC spec gives");
@@ -191,8 +192,10 @@ int predict(const Args& a) {
     const double lb = p.features[static_cast<size_t>(v)][static_cast<size_t>(bi)];
     const double nl = next[static_cast<size_t>(v)] * sd + mean;
     char bili[32];
-    if (std::isnan(lb)) std::snprintf(bili, sizeof bili, "NA");
-    else std::snprintf(bili, sizeof bili, "%.2f", std::exp(lb));
+    if (std::isnan(lb))
+      std::snprintf(bili, sizeof bili, "NA");
+    else
+      std::snprintf(bili, sizeof bili, "%.2f", std::exp(lb));
     std::printf("%5lld %7.0f %10s %13.1f%% %18.3f %16.2f\n", static_cast<long long>(v + 1),
                 p.times[static_cast<size_t>(v)], bili, 100.0 * risk[static_cast<size_t>(v)], nl, std::exp(nl));
   }
@@ -230,19 +233,32 @@ int main(int argc, char** argv) {
       if (n < lo) end = const_cast<char*>("<");
       return static_cast<int64_t>(n);
     };
-    if (k == "--data") a.data = v;
-    else if (k == "--device") a.device = v;
-    else if (k == "--cell") a.cell = v;
-    else if (k == "--head") a.head = v;
-    else if (k == "--checkpoint") a.checkpoint = v;
-    else if (k == "--visits") a.visits = v;
-    else if (k == "--patient") a.patient = v;
-    else if (k == "--epochs") a.epochs = integer(0);
-    else if (k == "--hidden") a.hidden = integer(1);
-    else if (k == "--batch") a.batch = integer(1);
-    else if (k == "--folds") a.folds = integer(0);
-    else if (k == "--threads") a.threads = static_cast<int>(integer(0));
-    else if (k == "--seed") a.seed = static_cast<uint64_t>(integer(0));
+    if (k == "--data")
+      a.data = v;
+    else if (k == "--device")
+      a.device = v;
+    else if (k == "--cell")
+      a.cell = v;
+    else if (k == "--head")
+      a.head = v;
+    else if (k == "--checkpoint")
+      a.checkpoint = v;
+    else if (k == "--visits")
+      a.visits = v;
+    else if (k == "--patient")
+      a.patient = v;
+    else if (k == "--epochs")
+      a.epochs = integer(0);
+    else if (k == "--hidden")
+      a.hidden = integer(1);
+    else if (k == "--batch")
+      a.batch = integer(1);
+    else if (k == "--folds")
+      a.folds = integer(0);
+    else if (k == "--threads")
+      a.threads = static_cast<int>(integer(0));
+    else if (k == "--seed")
+      a.seed = static_cast<uint64_t>(integer(0));
     else if (k == "--wd") {
       a.wd = std::strtod(v.c_str(), &end);
       if (!(a.wd >= 0)) end = const_cast<char*>("<");

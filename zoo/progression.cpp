@@ -32,8 +32,8 @@ ProgressionModel::ProgressionModel(const ProgressionOptions& o) : options_(o) {
               "'");
   GALEN_CHECK(o.head == "attention" || o.head == "last", "ProgressionModel: head must be 'attention' or 'last', got '",
               o.head, "'");
-  GALEN_CHECK(o.skip_feature >= -1 && o.skip_feature < o.input_size, "ProgressionModel: skip_feature ",
-              o.skip_feature, " is outside [-1, input_size = ", o.input_size, ")");
+  GALEN_CHECK(o.skip_feature >= -1 && o.skip_feature < o.input_size, "ProgressionModel: skip_feature ", o.skip_feature,
+              " is outside [-1, input_size = ", o.input_size, ")");
   GALEN_CHECK(o.head != "attention" || o.attn_hidden > 0, "ProgressionModel: attn_hidden must be > 0, got ",
               o.attn_hidden);
   nn::RnnOptions ro;
@@ -62,7 +62,8 @@ ProgressionModel::ProgressionModel(const ProgressionOptions& o) : options_(o) {
 }
 
 std::string ProgressionModel::extra_repr() const {
-  return "cell=" + options_.cell + ", head=" + options_.head + ", skip_feature=" + std::to_string(options_.skip_feature);
+  return "cell=" + options_.cell + ", head=" + options_.head +
+         ", skip_feature=" + std::to_string(options_.skip_feature);
 }
 
 ProgressionOutput ProgressionModel::forward(const Tensor& x, const Tensor& lengths) {
@@ -90,22 +91,22 @@ ProgressionOutput ProgressionModel::forward(const Tensor& x, const Tensor& lengt
     h = std::static_pointer_cast<nn::GRU>(rnn)->forward(x, Tensor(), len_cpu).output;
 
   const TensorOptions iopt(DType::i64, x.device());
-  const Tensor steps = arange(T, iopt);                                 // (T)
-  const Tensor len = len_cpu.to(x.device());                           // (B)
-  const Tensor pad = ge(steps.unsqueeze(0), len.unsqueeze(1));          // (B, T) true on padding
+  const Tensor steps = arange(T, iopt);                         // (T)
+  const Tensor len = len_cpu.to(x.device());                    // (B)
+  const Tensor pad = ge(steps.unsqueeze(0), len.unsqueeze(1));  // (B, T) true on padding
   ProgressionOutput out;
   Tensor feat = h;
   if (options_.head == "attention") {
     // Scores depend on the key step only, so one (B, T) score row serves every query step t; step t may attend to
     // j <= t (causal) with j < length (real visits). j = 0 is always allowed, so no row is empty.
     Tensor scores = pool->v->forward(galen::tanh(pool->proj->forward(h))).squeeze(2);  // (B, T)
-    const Tensor future = gt(steps.unsqueeze(0), steps.unsqueeze(1));                   // (T, T) [t, j] = j > t
+    const Tensor future = gt(steps.unsqueeze(0), steps.unsqueeze(1));                  // (T, T) [t, j] = j > t
     const Tensor banned = gt(add(future.unsqueeze(0).to(DType::i64), pad.unsqueeze(1).to(DType::i64)), 0.0);
     Tensor s = masked_fill(scores.unsqueeze(1).expand({B, T, T}), banned.expand({B, T, T}),
                            -std::numeric_limits<double>::infinity());
-    out.attention = softmax(s, 2);                       // (B, T, T)
-    Tensor context = bmm(out.attention, h);              // (B, T, H)
-    feat = cat({h, context}, 2);                         // (B, T, 2H)
+    out.attention = softmax(s, 2);           // (B, T, T)
+    Tensor context = bmm(out.attention, h);  // (B, T, H)
+    feat = cat({h, context}, 2);             // (B, T, 2H)
   }
   feat = drop->forward(feat);
   Tensor risk = risk_head->forward(feat).squeeze(2);    // (B, T)
@@ -233,12 +234,12 @@ ProgressionBundle load_progression(const std::string& path) {
     b.standardizer.std = read_doubles(member(js, "std"));
     for (const auto& x : member(js, "observed").as_array()) b.standardizer.observed.push_back(x.as_int());
     const size_t n = b.standardizer.names.size();
-    GALEN_CHECK(b.standardizer.mean.size() == n && b.standardizer.std.size() == n &&
-                    b.standardizer.observed.size() == n,
-                "standardizer names / mean / std / observed have different lengths");
+    GALEN_CHECK(
+        b.standardizer.mean.size() == n && b.standardizer.std.size() == n && b.standardizer.observed.size() == n,
+        "standardizer names / mean / std / observed have different lengths");
     b.feature_names = read_strings(member(meta, "features"));
-    GALEN_CHECK(static_cast<int64_t>(b.feature_names.size()) == o.input_size, "metadata lists ",
-                b.feature_names.size(), " features for input_size ", o.input_size);
+    GALEN_CHECK(static_cast<int64_t>(b.feature_names.size()) == o.input_size, "metadata lists ", b.feature_names.size(),
+                " features for input_size ", o.input_size);
     if (const json::Value* u = meta.find("user")) b.user_json = json::write(*u);
     b.model = std::make_shared<ProgressionModel>(o);
     b.model->load_state_dict(ck.model);
@@ -276,8 +277,8 @@ struct DeviceTensors {
   Tensor x, lengths, risk, risk_known, next, next_known;
 };
 DeviceTensors to_device(const PbcTensors& t, Device dev) {
-  return {t.batch.x.to(dev), t.batch.lengths, t.risk.values.to(dev), t.risk.known.to(dev), t.next.values.to(dev),
-          t.next.known.to(dev)};
+  return {t.batch.x.to(dev),    t.batch.lengths,       t.risk.values.to(dev),
+          t.risk.known.to(dev), t.next.values.to(dev), t.next.known.to(dev)};
 }
 
 }  // namespace
@@ -311,9 +312,8 @@ std::vector<double> train(ProgressionModel& model, const PbcTensors& t, const Tr
       const Tensor x = rows(all.x);
       const Tensor len = index_select(all.lengths, 0, ic);
       ProgressionOutput out = model.forward(x, len);
-      ProgressionLoss l =
-          progression_loss(out, rows(all.risk), rows(all.risk_known), rows(all.next), rows(all.next_known),
-                           o.value_weight);
+      ProgressionLoss l = progression_loss(out, rows(all.risk), rows(all.risk_known), rows(all.next),
+                                           rows(all.next_known), o.value_weight);
       opt.zero_grad();
       l.total.backward();
       if (o.clip_norm > 0) optim::clip_grad_norm_(model.parameters(), o.clip_norm);
@@ -472,8 +472,7 @@ CvResult cross_validate(const data::LongitudinalData& d, const CvOptions& o) {
     if (o.progress) {
       data::ProgressOptions po;
       po.unit = "patients";
-      bar = std::make_unique<data::Progress>(to.epochs, (tr.batch.x.size(0) + to.batch_size - 1) / to.batch_size,
-                                             po);
+      bar = std::make_unique<data::Progress>(to.epochs, (tr.batch.x.size(0) + to.batch_size - 1) / to.batch_size, po);
     }
     const std::vector<double> losses = train(*model, tr, to, bar.get());
     bar.reset();

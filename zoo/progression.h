@@ -46,15 +46,15 @@ class Progress;
 namespace galen::zoo {
 
 struct ProgressionOptions {
-  int64_t input_size = 0;         // F, features per visit
-  int64_t hidden_size = 32;       // H
+  int64_t input_size = 0;    // F, features per visit
+  int64_t hidden_size = 32;  // H
   int64_t num_layers = 1;
-  std::string cell = "lstm";      // "lstm" or "gru"
+  std::string cell = "lstm";       // "lstm" or "gru"
   std::string head = "attention";  // "attention" or "last"
-  int64_t attn_hidden = 16;       // attention head's scoring MLP width
-  double dropout = 0.0;           // between recurrent layers (num_layers > 1)
-  double head_dropout = 0.2;      // on the heads' input, in training mode
-  int64_t skip_feature = -1;      // input index the next-value head adds to (-1: none)
+  int64_t attn_hidden = 16;        // attention head's scoring MLP width
+  double dropout = 0.0;            // between recurrent layers (num_layers > 1)
+  double head_dropout = 0.2;       // on the heads' input, in training mode
+  int64_t skip_feature = -1;       // input index the next-value head adds to (-1: none)
 };
 
 struct ProgressionOutput {
@@ -75,7 +75,7 @@ class ProgressionModel : public nn::Module {
 
   std::shared_ptr<nn::RNNBase> rnn;            // nn::LSTM or nn::GRU, batch_first
   std::shared_ptr<nn::AttentionPooling> pool;  // head "attention" only
-  std::shared_ptr<nn::Dropout> drop;  // on the heads' input (no parameters)
+  std::shared_ptr<nn::Dropout> drop;           // on the heads' input (no parameters)
   std::shared_ptr<nn::Linear> risk_head, value_head;
 
  protected:
@@ -140,9 +140,9 @@ std::vector<double> train(ProgressionModel& model, const PbcTensors& t, const Tr
 
 // Per-visit predictions on the known targets of `t` (eval mode, no autograd), in visit order (patient, then visit).
 struct Predictions {
-  std::vector<double> risk;      // P(event within 2 years) at visits with a known outcome
-  std::vector<int> risk_label;   // 0 / 1
-  std::vector<double> next;      // predicted next log-bilirubin (natural units) at visits with a known next value
+  std::vector<double> risk;     // P(event within 2 years) at visits with a known outcome
+  std::vector<int> risk_label;  // 0 / 1
+  std::vector<double> next;     // predicted next log-bilirubin (natural units) at visits with a known next value
   std::vector<double> next_true;
 };
 Predictions predict(ProgressionModel& model, const PbcTensors& t, Device device = Device{});
@@ -169,12 +169,12 @@ std::vector<double> last_value_carried_forward(const data::LongitudinalData& d, 
 // Patient-level K-fold cross-validation of the model and both baselines on the same folds.
 struct CvOptions {
   int64_t folds = 5;
-  uint64_t seed = 0;  // fold assignment and model initialisation
+  uint64_t seed = 0;         // fold assignment and model initialisation
   ProgressionOptions model;  // input_size / skip_feature are filled in
   TrainOptions train;
-  double lr_l2 = 1e-2;       // logistic-regression penalty
-  bool verbose = true;       // one line per fold on stdout
-  bool progress = true;      // a data::Progress bar per fold
+  double lr_l2 = 1e-2;   // logistic-regression penalty
+  bool verbose = true;   // one line per fold on stdout
+  bool progress = true;  // a data::Progress bar per fold
 };
 struct FoldResult {
   int64_t train_patients = 0, test_patients = 0, risk_visits = 0, risk_events = 0, next_visits = 0;

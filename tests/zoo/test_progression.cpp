@@ -192,7 +192,8 @@ TEST_CASE("progression: a short training run on PBC lowers the loss; save -> loa
   std::vector<int64_t> train_ids, test_ids;
   for (int64_t i = 0; i < 80; ++i) (i < 60 ? train_ids : test_ids).push_back(i);
   const data::VisitStandardizer st = data::fit_standardizer(d, train_ids);
-  const zoo::pbc::PbcTensors tr = zoo::pbc::make_tensors(d, st, train_ids), te = zoo::pbc::make_tensors(d, st, test_ids);
+  const zoo::pbc::PbcTensors tr = zoo::pbc::make_tensors(d, st, train_ids),
+                             te = zoo::pbc::make_tensors(d, st, test_ids);
   REQUIRE(tr.batch.feature_names[tr.bili_index] == "bili");
   zoo::ProgressionOptions o;
   o.input_size = tr.batch.x.size(2);
@@ -317,8 +318,8 @@ TEST_CASE("progression: logistic-regression baseline reaches the penalised optim
 
 TEST_CASE("progression: last value carried forward and the PBC targets", "[progression]") {
   // Patient 7: bili 1, NA, 4, 2 (days 0, 100, 200, 300; died day 1000). Patient 8: NA, 3 (censored day 400).
-  const std::string csv = pbc_csv({"7,1000,2,0,1.0", "7,1000,2,100,NA", "7,1000,2,200,4.0", "7,1000,2,300,2.0",
-                                   "8,400,0,0,NA", "8,400,0,50,3.0"});
+  const std::string csv = pbc_csv(
+      {"7,1000,2,0,1.0", "7,1000,2,100,NA", "7,1000,2,200,4.0", "7,1000,2,300,2.0", "8,400,0,0,NA", "8,400,0,50,3.0"});
   const data::LongitudinalData d = data::parse_longitudinal_csv(csv, data::pbc::pbcseq_spec());
   const data::VisitStandardizer st = data::fit_standardizer(d, {0, 1});
   const zoo::pbc::PbcTensors t = zoo::pbc::make_tensors(d, st, {0, 1});
