@@ -1,8 +1,9 @@
 // zoo/: the medical model zoo. One header per model family, all included here.
 #pragma once
 
-// ---- vision: ResNet, DenseNet, CheXNet (engineer "vision") ----
+// vision: ResNet, DenseNet, CheXNet
 #include "galen/zoo/chexnet.h"
 #include "galen/zoo/densenet.h"
 #include "galen/zoo/resnet.h"
-// ---- end vision
+// disease progression (LSTM over visits)
+#include "galen/zoo/progression.h"
