@@ -6,6 +6,7 @@
 #include "galen/core/dtype.h"
 #include "galen/core/error.h"
 #include "galen/core/gradcheck.h"
+#include "galen/core/graph_ops.h"
 #include "galen/core/ops.h"
 #include "galen/core/random.h"
 #include "galen/core/serialize.h"

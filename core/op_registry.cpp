@@ -30,7 +30,9 @@ const std::vector<std::string>& differentiable_ops() {
       "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
       "binary_cross_entropy", "binary_cross_entropy_with_logits",
       // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
-      "leaky_relu", "elu", "dropout", "embedding", "layer_norm"};
+      "leaky_relu", "elu", "dropout", "embedding", "layer_norm",
+      // graph primitives (core/ops_graph.cpp; tests in tests/kernels/test_kernels_graph.cpp)
+      "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax"};
   return ops;
 }
 

@@ -8,6 +8,7 @@
 #include "galen/data/dataset.h"
 #include "galen/data/dicom.h"
 #include "galen/data/generator.h"
+#include "galen/data/graph.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
 #include "galen/data/nifti.h"

@@ -230,6 +230,33 @@ class Backend {
   // ---- recurrent cells (RNN / LSTM / GRU gate kernels) ----------------------
 
   // ---- graph primitives (scatter / segment reductions for message passing) ---
+  enum class ScatterReduce { Sum, Mean, Max };
+  // Rows of src (E, F), contiguous, are grouped into N segments by index (E
+  // values, i64, already checked to lie in [0, N); any order, duplicates
+  // allowed). A segment that no row reaches gives 0 (PyTorch Geometric's rule).
+  //   Sum / Mean: out (N, F) = the sum / mean of the segment's rows.
+  //   Max: out (N, F) = the column-wise maximum (NaN wins); arg (N, F), when
+  //        non-null, = the row e of the first maximum in row order, -1 for an
+  //        empty segment.
+  // The ref and cpu backends add each segment's rows in row order (the cpu one
+  // after a stable counting sort of index), so their results are deterministic.
+  // CUDA: Sum / Mean follow the "scatter" variant: "atomic" (atomicAdd, the order
+  // of additions varies run to run) or "sorted" (rows sorted by index, each
+  // segment summed in row order by one thread: deterministic). Max always sorts.
+  virtual void scatter_reduce(ScatterReduce op, DType dtype, const void* src, int64_t E, int64_t F,
+                              const int64_t* index, int64_t N, void* out, int64_t* arg);
+  // Max's backward: gsrc (E, F) = 0, then gsrc[arg[n, f], f] = gout[n, f] where
+  // arg[n, f] >= 0 (each (row, column) is the argmax of at most one segment).
+  virtual void scatter_max_backward(DType dtype, const void* gout, const int64_t* arg, int64_t N, int64_t F,
+                                    int64_t E, void* gsrc);
+  // Softmax of src (E, F) within each segment, column by column (numerically
+  // stable: the segment's maximum is subtracted first):
+  //   out[e, f] = exp(src[e, f] - m[s, f]) / sum_{e' in s} exp(src[e', f] - m[s, f]),  s = index[e].
+  virtual void segment_softmax(DType dtype, const void* src, int64_t E, int64_t F, const int64_t* index,
+                               int64_t N, void* out);
+  // gx[e, f] = y[e, f] * (gy[e, f] - sum_{e' in index[e]'s segment} gy[e', f] * y[e', f]).
+  virtual void segment_softmax_backward(DType dtype, const void* y, const void* gy, int64_t E, int64_t F,
+                                        const int64_t* index, int64_t N, void* gx);
 
   // ---- variants -------------------------------------------------------------
   virtual std::vector<std::string> variants(const std::string& /*primitive*/) const { return {}; }

@@ -6,6 +6,7 @@
 #include "galen/layers/conv.h"
 #include "galen/layers/dropout.h"
 #include "galen/layers/embedding.h"
+#include "galen/layers/gnn.h"
 #include "galen/layers/init.h"
 #include "galen/layers/linear.h"
 #include "galen/layers/loss.h"

@@ -146,6 +146,24 @@ class CpuBackend final : public Backend {
     cpu::batch_norm_backward(dt, x, gy, N, C, S, mean, invstd, w, gx, gw, gb);
   }
 
+  // ---- graph primitives (graph.cpp) ----
+  void scatter_reduce(ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F, const int64_t* index,
+                      int64_t N, void* out, int64_t* arg) override {
+    cpu::scatter_reduce(op, dt, src, E, F, index, N, out, arg);
+  }
+  void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                            void* gsrc) override {
+    cpu::scatter_max_backward(dt, gout, arg, N, F, E, gsrc);
+  }
+  void segment_softmax(DType dt, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N,
+                       void* out) override {
+    cpu::segment_softmax(dt, src, E, F, index, N, out);
+  }
+  void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
+                                int64_t N, void* gx) override {
+    cpu::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
+  }
+
   std::vector<std::string> variants(const std::string& primitive) const override {
     if (primitive == "gemm") return {"openblas", "naive"};
     return {};

@@ -66,4 +66,13 @@ void batch_norm_backward(DType dt, const void* x, const void* gy, int64_t N, int
 // Fused optimizer steps (optim.cpp).
 void adam_step(DType dt, void* p, const void* g, void* m, void* v, void* vmax, int64_t n, const AdamParams& a);
 
+// graph.cpp: graph primitives (segments via a stable counting sort, no atomics).
+void scatter_reduce(Backend::ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F,
+                    const int64_t* index, int64_t N, void* out, int64_t* arg);
+void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                          void* gsrc);
+void segment_softmax(DType dt, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N, void* out);
+void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
+                              int64_t N, void* gx);
+
 }  // namespace galen::kernels::cpu

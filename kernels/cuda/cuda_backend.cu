@@ -216,6 +216,7 @@ void CudaBackend::synchronize(int device) {
 std::vector<std::string> CudaBackend::variants(const std::string& primitive) const {
   if (primitive == "gemm") return {"cublas", "tiled"};
   if (primitive == "conv2d") return {"im2col", "cudnn"};
+  if (primitive == "scatter") return {"atomic", "sorted"};
   return {};
 }
 
@@ -242,12 +243,20 @@ void CudaBackend::set_variant(const std::string& primitive, const std::string& v
     }
     GALEN_FAIL("cuda backend: conv2d has variants im2col, cudnn; got '", variant, "'");
   }
+  if (primitive == "scatter") {
+    if (variant == "atomic" || variant == "sorted") {
+      scatter_variant_.store(variant == "sorted" ? kScatterSorted : kScatterAtomic);
+      return;
+    }
+    GALEN_FAIL("cuda backend: scatter has variants atomic, sorted; got '", variant, "'");
+  }
   Backend::set_variant(primitive, variant);
 }
 
 std::string CudaBackend::variant(const std::string& primitive) const {
   if (primitive == "gemm") return gemm_variant_.load() == kGemmTiled ? "tiled" : "cublas";
   if (primitive == "conv2d") return conv_variant_.load() == kConvCudnn ? "cudnn" : "im2col";
+  if (primitive == "scatter") return scatter_variant_.load() == kScatterSorted ? "sorted" : "atomic";
   return "";
 }
 

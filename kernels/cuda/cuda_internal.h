@@ -104,6 +104,19 @@ class CudaBackend final : public Backend {
                        const Conv2dGeometry& g, int64_t OC, int64_t groups, void* gx, void* gw,
                        void* gb) override;
 
+  // Graph primitives (graph.cu). Sum / Mean follow the "scatter" variant:
+  // "atomic" (default; atomicAdd, summation order varies) or "sorted" (rows
+  // sorted by segment with CUB, one thread per output element: deterministic).
+  // Max and the segment softmax always use the sorted segments.
+  void scatter_reduce(ScatterReduce op, DType dtype, const void* src, int64_t E, int64_t F, const int64_t* index,
+                      int64_t N, void* out, int64_t* arg) override;
+  void scatter_max_backward(DType dtype, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                            void* gsrc) override;
+  void segment_softmax(DType dtype, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N,
+                       void* out) override;
+  void segment_softmax_backward(DType dtype, const void* y, const void* gy, int64_t E, int64_t F,
+                                const int64_t* index, int64_t N, void* gx) override;
+
   std::vector<std::string> variants(const std::string& primitive) const override;
   void set_variant(const std::string& primitive, const std::string& variant) override;
   std::string variant(const std::string& primitive) const override;
@@ -115,6 +128,8 @@ class CudaBackend final : public Backend {
   // a GPU (it was written on a machine without one); then make kConvCudnn the default.
   enum ConvVariant : int { kConvCudnn = 0, kConvIm2col = 1 };
   std::atomic<int> conv_variant_{kConvIm2col};
+  enum ScatterVariant : int { kScatterAtomic = 0, kScatterSorted = 1 };
+  std::atomic<int> scatter_variant_{kScatterAtomic};
 
   void gemm_cublas(DType dtype, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    double alpha, const void* A, int64_t lda, int64_t sa, const void* B,

@@ -13,6 +13,7 @@
 #include "galen/kernels/backend.h"
 #include "galen/kernels/philox.h"
 #include "galen/kernels/ref/dispatch.h"
+#include "galen/kernels/ref/ref_graph.h"
 #include "galen/kernels/ref/ref_nn.h"
 
 namespace galen::kernels {
@@ -514,6 +515,24 @@ class RefBackend final : public Backend {
                            const void* mean, const void* invstd, const void* w, void* gx, void* gw,
                            void* gb) override {
     ref::batch_norm_backward(dt, x, gy, N, C, S, mean, invstd, w, gx, gw, gb);
+  }
+
+  // ---- graph primitives (ref_graph.cpp) ----
+  void scatter_reduce(ScatterReduce op, DType dt, const void* src, int64_t E, int64_t F, const int64_t* index,
+                      int64_t N, void* out, int64_t* arg) override {
+    ref::scatter_reduce(op, dt, src, E, F, index, N, out, arg);
+  }
+  void scatter_max_backward(DType dt, const void* gout, const int64_t* arg, int64_t N, int64_t F, int64_t E,
+                            void* gsrc) override {
+    ref::scatter_max_backward(dt, gout, arg, N, F, E, gsrc);
+  }
+  void segment_softmax(DType dt, const void* src, int64_t E, int64_t F, const int64_t* index, int64_t N,
+                       void* out) override {
+    ref::segment_softmax(dt, src, E, F, index, N, out);
+  }
+  void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
+                                int64_t N, void* gx) override {
+    ref::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
   }
 };
 
