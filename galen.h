@@ -9,6 +9,7 @@
 #include "galen/core/graph_ops.h"
 #include "galen/core/ops.h"
 #include "galen/core/random.h"
+#include "galen/core/rnn.h"
 #include "galen/core/serialize.h"
 #include "galen/core/tensor.h"
 #include "galen/data/data.h"

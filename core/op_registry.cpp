@@ -32,7 +32,9 @@ const std::vector<std::string>& differentiable_ops() {
       // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
       "leaky_relu", "elu", "dropout", "embedding", "layer_norm",
       // graph primitives (core/ops_graph.cpp; tests in tests/kernels/test_kernels_graph.cpp)
-      "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax"};
+      "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax",
+      // recurrent layers and cells (core/ops_rnn.cpp; tests in tests/layers/test_rnn.cpp)
+      "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"};
   return ops;
 }
 

@@ -83,6 +83,34 @@ struct Conv2dGeometry {
   int64_t OH = 0, OW = 0;          // output size
 };
 
+// ---- recurrent cells: types (the methods are in Backend's "recurrent cells" section)
+// The cell of a recurrent layer. G = rnn_gates(cell) gate blocks of H columns,
+// in PyTorch's order: LSTM i, f, g, o; GRU r, z, n; RNN one block.
+enum class RnnCell { Tanh, Relu, Lstm, Gru };
+inline int rnn_gates(RnnCell c) { return c == RnnCell::Lstm ? 4 : c == RnnCell::Gru ? 3 : 1; }
+// Values per (row, hidden unit) a forward step saves for its backward (`ws`):
+// RNN h'; LSTM i, f, g, o, tanh(c'); GRU r, z, n, (W_hn h + b_hn).
+inline int rnn_saved(RnnCell c) { return c == RnnCell::Lstm ? 5 : c == RnnCell::Gru ? 4 : 1; }
+// One time step t of B rows with hidden size H. Row b is active when lengths is
+// null or t < lengths[b] (lengths: B values in this backend's memory); an
+// inactive row is a padded step: it carries its state through unchanged, writes
+// a zero output and passes gradients through untouched.
+struct RnnStep {
+  RnnCell cell = RnnCell::Tanh;
+  int64_t B = 0, H = 0;
+  const int64_t* lengths = nullptr;
+  int64_t t = 0;
+};
+// One whole layer (both directions when bidirectional) for a library path
+// (cuDNN): x (T, B, I), y (T, B, D*H), h/c (D, B, H), time-major, contiguous.
+struct RnnLayerDesc {
+  RnnCell cell = RnnCell::Tanh;
+  int64_t T = 0, B = 0, I = 0, H = 0;
+  bool bidirectional = false;
+  bool has_bias = true;
+  const int64_t* lengths = nullptr;  // HOST array of B lengths in 1..T, or null (all T)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -228,6 +256,51 @@ class Backend {
                          const AdamParams& a);
 
   // ---- recurrent cells (RNN / LSTM / GRU gate kernels) ----------------------
+  // The fused gate kernels of one time step (s.t), run after the step's GEMMs.
+  // gi = x_t W_ihᵀ and gh = h_prev W_hhᵀ, each (B, G*H) contiguous; bi / bh the
+  // biases b_ih / b_hh (G*H) or null. h_prev, c_prev (c: LSTM only) (B, H).
+  // Writes the new state h_out, c_out (B, H); y (B rows at stride ldy, may be
+  // null) = h_out for active rows, 0 for padded ones; ws (B, rnn_saved*H), may be
+  // null when no backward follows:
+  //   RNN  h' = act(gi + bi + gh + bh)
+  //   LSTM [i f g o] = [σ σ tanh σ](gi + bi + gh + bh), c' = f c + i g, h' = o tanh(c')
+  //   GRU  r, z = σ(gi + bi + gh + bh), n = tanh(gi_n + bi_n + r (gh_n + bh_n)),
+  //        h' = (1 - z) n + z h
+  virtual void rnn_cell_forward(const RnnStep& s, DType dtype, const void* gi, const void* gh, const void* bi,
+                                const void* bh, const void* h_prev, const void* c_prev, void* h_out, void* c_out,
+                                void* y, int64_t ldy, void* ws);
+  // The adjoint of rnn_cell_forward for step s.t, given the saved ws, h_prev and
+  // c_prev (LSTM) of that step, the output gradient dy (rows at stride ldy, or
+  // null = 0) and the gradients dh, dc (B, H) w.r.t. h_out, c_out (dc: LSTM; null
+  // = 0). Writes dgi = d/d(gi) (B, G*H); dgh = d/d(gh) (GRU only, where it
+  // differs from dgi; null for the others); dh_prev = the part of d/d(h_prev)
+  // that does not pass through gh (GRU z * dh; 0 for RNN / LSTM; the caller adds
+  // dgh W_hh); dc_prev (LSTM). Padded rows: dgi = dgh = 0, dh_prev = dh, dc_prev
+  // = dc. No output may alias an input.
+  virtual void rnn_cell_backward(const RnnStep& s, DType dtype, const void* ws, const void* h_prev,
+                                 const void* c_prev, const void* dy, int64_t ldy, const void* dh, const void* dc,
+                                 void* dgi, void* dgh, void* dh_prev, void* dc_prev);
+  // A whole-layer library path (cuDNN on CUDA), used when the backend's "rnn"
+  // variant names it. Returns false when not offered for (dtype, d); then core
+  // runs the fused kernels. Otherwise sets *reserve_bytes: the memory forward
+  // (training = a backward follows) keeps for backward.
+  virtual bool rnn_library_plan(DType /*dtype*/, const RnnLayerDesc& /*d*/, bool /*training*/,
+                                size_t* /*reserve_bytes*/) {
+    return false;
+  }
+  // w: per direction w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H; null without
+  // bias): 4*D pointers. hx / cx (D, B, H) (cx: LSTM). y at padded steps = 0.
+  // reserve: null for inference, else reserve_bytes from rnn_library_plan.
+  virtual void rnn_library_forward(DType dtype, const RnnLayerDesc& d, const void* const* w, const void* x,
+                                   const void* hx, const void* cx, void* y, void* hy, void* cy, void* reserve,
+                                   size_t reserve_bytes);
+  // Gradients of a training forward with the same arguments: dx, dhx, dcx and
+  // dw (4*D pointers as w; null biases without bias) are overwritten. dhy / dcy
+  // may be null (= 0).
+  virtual void rnn_library_backward(DType dtype, const RnnLayerDesc& d, const void* const* w, const void* x,
+                                    const void* hx, const void* cx, const void* y, const void* dy,
+                                    const void* dhy, const void* dcy, void* reserve, size_t reserve_bytes,
+                                    void* dx, void* dhx, void* dcx, void* const* dw);
 
   // ---- graph primitives (scatter / segment reductions for message passing) ---
   enum class ScatterReduce { Sum, Mean, Max };

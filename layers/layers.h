@@ -13,3 +13,4 @@
 #include "galen/layers/module.h"
 #include "galen/layers/normalization.h"
 #include "galen/layers/pooling.h"
+#include "galen/layers/rnn.h"

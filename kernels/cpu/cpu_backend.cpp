@@ -10,6 +10,7 @@
 #include "galen/kernels/backend.h"
 #include "galen/kernels/cpu/allocator.h"
 #include "galen/kernels/cpu/cpu_kernels.h"
+#include "galen/kernels/cpu/rnn_kernels.h"
 
 namespace galen {
 namespace detail {
@@ -162,6 +163,18 @@ class CpuBackend final : public Backend {
   void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
                                 int64_t N, void* gx) override {
     cpu::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
+  }
+
+  // ---- recurrent cells: rnn.cpp ------------------------------------------------
+  void rnn_cell_forward(const RnnStep& s, DType dt, const void* gi, const void* gh, const void* bi, const void* bh,
+                        const void* h_prev, const void* c_prev, void* h_out, void* c_out, void* y, int64_t ldy,
+                        void* ws) override {
+    cpu::rnn_cell_forward(s, dt, gi, gh, bi, bh, h_prev, c_prev, h_out, c_out, y, ldy, ws);
+  }
+  void rnn_cell_backward(const RnnStep& s, DType dt, const void* ws, const void* h_prev, const void* c_prev,
+                         const void* dy, int64_t ldy, const void* dh, const void* dc, void* dgi, void* dgh,
+                         void* dh_prev, void* dc_prev) override {
+    cpu::rnn_cell_backward(s, dt, ws, h_prev, c_prev, dy, ldy, dh, dc, dgi, dgh, dh_prev, dc_prev);
   }
 
   std::vector<std::string> variants(const std::string& primitive) const override {

@@ -15,6 +15,7 @@
 #include "galen/kernels/ref/dispatch.h"
 #include "galen/kernels/ref/ref_graph.h"
 #include "galen/kernels/ref/ref_nn.h"
+#include "galen/kernels/ref/ref_rnn.h"
 
 namespace galen::kernels {
 namespace {
@@ -533,6 +534,18 @@ class RefBackend final : public Backend {
   void segment_softmax_backward(DType dt, const void* y, const void* gy, int64_t E, int64_t F, const int64_t* index,
                                 int64_t N, void* gx) override {
     ref::segment_softmax_backward(dt, y, gy, E, F, index, N, gx);
+  }
+
+  // ---- recurrent cells: the loops live in ref_rnn.cpp ---------------------------
+  void rnn_cell_forward(const RnnStep& s, DType dt, const void* gi, const void* gh, const void* bi, const void* bh,
+                        const void* h_prev, const void* c_prev, void* h_out, void* c_out, void* y, int64_t ldy,
+                        void* ws) override {
+    ref::rnn_cell_forward(s, dt, gi, gh, bi, bh, h_prev, c_prev, h_out, c_out, y, ldy, ws);
+  }
+  void rnn_cell_backward(const RnnStep& s, DType dt, const void* ws, const void* h_prev, const void* c_prev,
+                         const void* dy, int64_t ldy, const void* dh, const void* dc, void* dgi, void* dgh,
+                         void* dh_prev, void* dc_prev) override {
+    ref::rnn_cell_backward(s, dt, ws, h_prev, c_prev, dy, ldy, dh, dc, dgi, dgh, dh_prev, dc_prev);
   }
 };
 
