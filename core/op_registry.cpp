@@ -34,7 +34,9 @@ const std::vector<std::string>& differentiable_ops() {
       // graph primitives (core/ops_graph.cpp; tests in tests/kernels/test_kernels_graph.cpp)
       "gather_rows", "scatter_sum", "scatter_mean", "scatter_max", "segment_softmax",
       // recurrent layers and cells (core/ops_rnn.cpp; tests in tests/layers/test_rnn.cpp)
-      "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell"};
+      "rnn_tanh", "rnn_relu", "lstm", "gru", "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
+      // attention (layers/attention.cpp; tests in tests/layers/test_attention.cpp)
+      "scaled_dot_product_attention"};
   return ops;
 }
 

@@ -153,6 +153,7 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
                 recs[r].fields.size(), " fields, expected ", ncols, o.header ? " (as in the header)" : " (as in the first row)");
   const int64_t rows = static_cast<int64_t>(recs.size() - first);
   t.rows_ = rows;
+  for (int64_t r = 0; r < rows; ++r) t.lines_.push_back(recs[first + r].line);
   const std::set<std::string> na(o.na_values.begin(), o.na_values.end());
   for (size_t c = 0; c < ncols; ++c) {
     CsvTable::Column col;
@@ -204,6 +205,11 @@ std::vector<std::string> CsvTable::column_names() const {
   std::vector<std::string> v;
   for (const auto& c : columns_) v.push_back(c.name);
   return v;
+}
+
+int64_t CsvTable::line(int64_t row) const {
+  GALEN_CHECK(row >= 0 && row < rows_, "CsvTable: row ", row, " out of range [0, ", rows_, ") in '", source_, "'");
+  return lines_[static_cast<size_t>(row)];
 }
 
 bool CsvTable::has_column(const std::string& name) const { return index_.count(name) > 0; }

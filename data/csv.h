@@ -64,12 +64,15 @@ class CsvTable {
 
   // Where the table came from (used in error messages).
   const std::string& source() const { return source_; }
+  // The 1-based physical line where data row `row` starts (for error messages).
+  int64_t line(int64_t row) const;
 
  private:
   friend CsvTable parse_csv(const std::string&, const CsvOptions&, const std::string&);
   std::vector<std::string> numeric_names() const;
   std::string source_;
   int64_t rows_ = 0;
+  std::vector<int64_t> lines_;  // per data row
   std::vector<Column> columns_;
   std::map<std::string, int64_t> index_;
 };

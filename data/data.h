@@ -4,6 +4,7 @@
 #pragma once
 
 #include "galen/data/checkpoint.h"
+#include "galen/data/chestxray.h"
 #include "galen/data/csv.h"
 #include "galen/data/dataset.h"
 #include "galen/data/dicom.h"
@@ -11,6 +12,7 @@
 #include "galen/data/graph.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
+#include "galen/data/longitudinal.h"
 #include "galen/data/nifti.h"
 #include "galen/data/progress.h"
 #include "galen/data/transforms.h"

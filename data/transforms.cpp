@@ -185,6 +185,21 @@ Tensor center_crop(const Tensor& x, int64_t ch, int64_t cw) {
   return crop(x, start(h, ch), start(w, cw), ch, cw);
 }
 
+Tensor five_crop(const Tensor& x, int64_t ch, int64_t cw) {
+  GALEN_CHECK(x.defined() && x.dim() == 3, "five_crop: expected a (C, H, W) image, got ",
+              x.defined() ? x.sizes() : Shape{});
+  const int64_t h = x.size(1), w = x.size(2);
+  GALEN_CHECK(ch >= 1 && cw >= 1 && ch <= h && cw <= w, "five_crop: crop ", ch, "x", cw,
+              " does not fit in the image ", h, "x", w);
+  return stack({crop(x, 0, 0, ch, cw), crop(x, 0, w - cw, ch, cw), crop(x, h - ch, 0, ch, cw),
+                crop(x, h - ch, w - cw, ch, cw), center_crop(x, ch, cw)});
+}
+
+Tensor ten_crop(const Tensor& x, int64_t ch, int64_t cw) {
+  Tensor a = five_crop(x, ch, cw);
+  return cat({a, five_crop(hflip(x), ch, cw)}, 0);
+}
+
 Tensor hflip(const Tensor& x) {
   Planes p = planes(x, "hflip");
   Tensor out = empty(out_shape(p, p.h, p.w), p.t.dtype());

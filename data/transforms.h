@@ -38,6 +38,12 @@ Tensor resize(const Tensor& x, int64_t size);
 Tensor crop(const Tensor& x, int64_t top, int64_t left, int64_t height, int64_t width);
 // Centre crop (torchvision rounding; zero-padded when larger than the image).
 Tensor center_crop(const Tensor& x, int64_t height, int64_t width);
+// torchvision FiveCrop / TenCrop of a (C, H, W) image, stacked on a new dim 0:
+// (5, C, h, w) = top-left, top-right, bottom-left, bottom-right, centre;
+// ten_crop adds the same five of the horizontally flipped image (10, C, h, w).
+// Error when the crop is larger than the image.
+Tensor five_crop(const Tensor& x, int64_t height, int64_t width);
+Tensor ten_crop(const Tensor& x, int64_t height, int64_t width);
 Tensor hflip(const Tensor& x);  // mirror the last dim
 Tensor vflip(const Tensor& x);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "galen/layers/activation.h"
+#include "galen/layers/attention.h"
 #include "galen/layers/batchnorm.h"
 #include "galen/layers/conv.h"
 #include "galen/layers/dropout.h"

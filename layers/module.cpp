@@ -91,6 +91,25 @@ std::string py_float(double v) {
 
 Tensor Module::forward(const Tensor &) { GALEN_FAIL(name(), ": this module has no one-input forward(x)"); }
 
+Tensor Module::operator()(const Tensor &x) {
+  Tensor y = forward(x);
+  if (!forward_hooks_.empty()) {
+    // A copy, so a hook may remove itself (or add another) while they run.
+    const auto hooks = forward_hooks_;
+    for (const auto &[id, fn] : hooks) fn(*this, x, y);
+  }
+  return y;
+}
+
+int Module::register_forward_hook(ForwardHook fn) {
+  GALEN_CHECK(static_cast<bool>(fn), name(), ": register_forward_hook got an empty function");
+  const int id = next_hook_++;
+  forward_hooks_.emplace(id, std::move(fn));
+  return id;
+}
+
+void Module::remove_forward_hook(int handle) { forward_hooks_.erase(handle); }
+
 void Module::check_name(const std::string &n, const char *what) const {
   GALEN_CHECK(!n.empty(), name(), ": ", what, " name must not be empty");
   GALEN_CHECK(n.find('.') == std::string::npos, name(), ": ", what, " name \"", n,
@@ -383,7 +402,7 @@ Sequential &Sequential::push_back(std::shared_ptr<Module> m) {
 
 Tensor Sequential::forward(const Tensor &x) {
   Tensor y = x;
-  for (const auto &[k, m] : children_list()) y = m->forward(y);
+  for (const auto &[k, m] : children_list()) y = (*m)(y);
   return y;
 }
 

@@ -35,7 +35,18 @@ class Module : public std::enable_shared_from_this<Module> {
   // One-input forward; modules with other signatures add their own overloads.
   // The default throws an Error naming the module.
   virtual Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), then the forward hooks. Call submodules as (*m)(x) (as
+  // PyTorch's m(x)) where hooks should see them; m->forward(x) skips hooks.
+  Tensor operator()(const Tensor& x);
+
+  // ---- forward hooks -------------------------------------------------------------
+  // fn(module, input, output) runs after each forward made through operator()
+  // (Sequential calls its children that way), in registration order: a way to
+  // capture an inner layer's activation (Grad-CAM) without changing the model.
+  // Returns a handle for remove_forward_hook.
+  using ForwardHook = std::function<void(Module& m, const Tensor& input, const Tensor& output)>;
+  int register_forward_hook(ForwardHook fn);
+  void remove_forward_hook(int handle);  // unknown handles are ignored
 
   // ---- registration (returns the handle; names must be unique, no dots) ----
   Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
@@ -115,6 +126,8 @@ class Module : public std::enable_shared_from_this<Module> {
   std::deque<std::pair<std::string, Tensor>> params_;
   std::deque<std::pair<std::string, Tensor>> buffers_;
   std::deque<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::map<int, ForwardHook> forward_hooks_;
+  int next_hook_ = 0;
 };
 
 // Python's repr() of a float ("0.01", "1.0", "1e-05"), for extra_repr strings
