@@ -7,7 +7,8 @@
 // layers; MPNN hidden 32, 3 steps, edge network 5 -> 32 -> 32*32; sum readout,
 // head 64. Unit: ms per epoch (lower is better). The model keeps training from
 // run to run on both sides (the targets are real, so the weights stay sane).
-// Data: tests/fixtures/molecules/nci_first_5k.tpsa.csv.gz of the source tree.
+// Data: tests/fixtures/molecules/nci_first_5k.tpsa.csv.gz of the source tree
+// (found from the working directory or the executable's directory upwards).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -27,10 +28,22 @@ namespace galen_bench {
 namespace {
 constexpr int64_t kMolecules = 1024, kBatch = 64;
 
+// The fixture, looked for from the working directory and the executable's
+// directory upwards (a build directory is usually inside the source tree).
 std::string data_file() {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "tests/fixtures/molecules" /
-          "nci_first_5k.tpsa.csv.gz")
-      .string();
+  namespace fs = std::filesystem;
+  const fs::path rel = fs::path("tests/fixtures/molecules") / "nci_first_5k.tpsa.csv.gz";
+  std::vector<fs::path> starts{fs::current_path()};
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) starts.push_back(exe.parent_path());
+  for (fs::path d : starts) {
+    for (; !d.empty(); d = d.parent_path()) {
+      if (fs::exists(d / rel)) return (d / rel).string();
+      if (d == d.parent_path()) break;
+    }
+  }
+  return rel.string();
 }
 
 struct Prepared {

@@ -62,12 +62,24 @@ void usage(const char* argv0) {
       argv0, argv0);
 }
 
+// tests/fixtures/molecules of the source tree: looked for from the working
+// directory and from the executable's directory upwards (a build directory is
+// usually inside the source tree), then beside this source file.
 std::string default_data_dir() {
-  const std::filesystem::path src = std::filesystem::path(__FILE__).parent_path().parent_path();
-  for (const std::filesystem::path& p :
-       {std::filesystem::path("tests/fixtures/molecules"), src / "tests/fixtures/molecules"})
-    if (std::filesystem::exists(p / "CHEMBL2321810.smi.gz")) return p.string();
-  return "tests/fixtures/molecules";
+  namespace fs = std::filesystem;
+  const fs::path rel = "tests/fixtures/molecules";
+  std::vector<fs::path> starts{fs::current_path()};
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) starts.push_back(exe.parent_path());
+  starts.push_back(fs::absolute(fs::path(__FILE__)).parent_path());
+  for (fs::path d : starts) {
+    for (; !d.empty(); d = d.parent_path()) {
+      if (fs::exists(d / rel / "CHEMBL2321810.smi.gz")) return (d / rel).string();
+      if (d == d.parent_path()) break;
+    }
+  }
+  return rel.string();
 }
 
 std::string find_file(const std::string& dir, const std::string& name) {

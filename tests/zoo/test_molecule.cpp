@@ -285,3 +285,31 @@ TEST_CASE("molecule: bad input is a clear error", "[molecule]") {
   data::GraphBatch bad(zeros({3, 7}), zeros({2, 0}, DType::i64), zeros({0, chem::kBondFeatureDim}));
   throws_with([&] { net->forward(bad); }, "batch.x must be (num_nodes, 51)");
 }
+
+TEST_CASE("molecule: GIN-E's node batch norm equals BatchNorm1d on (N, C)", "[molecule]") {
+  // GINE normalises node features through the (1, C, N) view (a faster memory
+  // order for the CPU kernels); outputs, gradients and running statistics must
+  // equal BatchNorm1d's on the (N, C) input.
+  manual_seed(5);
+  auto net = std::static_pointer_cast<zoo::GINE>(zoo::make_mol_gnn(small_config("gine")));
+  std::shared_ptr<nn::Module> node_bn = (*net->norms)[0];
+  CHECK(node_bn->name() == "BatchNorm1d");
+  nn::BatchNorm1d ref(16);
+  nn::init::uniform_(node_bn->find_tensor("weight"), 0.5, 1.5);
+  nn::init::uniform_(node_bn->find_tensor("bias"), -0.5, 0.5);
+  ref.load_state_dict(node_bn->state_dict());
+  const Tensor x = randn({37, 16}).mul_(3.0).add_(full({37, 16}, 1.5));
+  Tensor xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+  const Tensor w = randn({37, 16});
+  Tensor ya = node_bn->forward(xa), yb = ref.forward(xb);
+  REQUIRE_CLOSE(ya, yb, 1e-5, 1e-5);
+  sum(mul(ya, w)).backward();
+  sum(mul(yb, w)).backward();
+  REQUIRE_CLOSE(xa.grad(), xb.grad(), 1e-5, 1e-5);
+  REQUIRE_CLOSE(node_bn->find_tensor("weight").grad(), ref.weight.grad(), 1e-4, 1e-5);
+  REQUIRE_CLOSE(node_bn->find_tensor("running_mean"), ref.running_mean, 1e-6, 1e-5);
+  REQUIRE_CLOSE(node_bn->find_tensor("running_var"), ref.running_var, 1e-6, 1e-5);
+  node_bn->eval();
+  ref.eval();
+  REQUIRE_CLOSE(node_bn->forward(x), ref.forward(x), 1e-5, 1e-5);
+}
