@@ -106,7 +106,9 @@ Bench bench_molecule() {
         std::shared_ptr<galen::zoo::MolGNN> net = galen::zoo::make_mol_gnn(cfg);
         auto opt = std::make_shared<galen::optim::Adam>(net->parameters(), galen::optim::AdamOptions{1e-3});
         std::vector<Impl> impls;
-        impls.push_back({"galen", false, [p, net, opt]() {
+        impls.push_back({"galen",
+                         false,
+                         [p, net, opt]() {
                            net->train();
                            for (const auto& gb : p->batches) {
                              galen::Tensor loss = galen::mse_loss(net->forward(gb), gb.y());
@@ -114,7 +116,8 @@ Bench bench_molecule() {
                              loss.backward();
                              opt->step();
                            }
-                         }, {}});
+                         },
+                         {}});
         if (torch_peer::kBuilt) {
           torch_peer::MolSpec spec{cfg.model, cfg.hidden, cfg.layers, cfg.head_hidden, cfg.edge_hidden};
           auto fn = torch_peer::molecule_epoch(p->views, spec);

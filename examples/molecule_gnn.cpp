@@ -143,8 +143,8 @@ struct FpResult {
   double seconds = 0;
 };
 
-FpResult fingerprint_mlp(const zoo::MoleculeDataset& ds, const zoo::Split& sp, const zoo::TargetScaler& sc,
-                         int epochs, uint64_t seed, Device dev) {
+FpResult fingerprint_mlp(const zoo::MoleculeDataset& ds, const zoo::Split& sp, const zoo::TargetScaler& sc, int epochs,
+                         uint64_t seed, Device dev) {
   const auto t0 = std::chrono::steady_clock::now();
   manual_seed(seed + 1000);
   Tensor fp = log(add(chem::morgan_fingerprints(ds.molecules()), 1.0));  // (n, 2048)
@@ -153,9 +153,9 @@ FpResult fingerprint_mlp(const zoo::MoleculeDataset& ds, const zoo::Split& sp, c
   };
   Tensor xtr = rows(sp.train), xva = rows(sp.valid), xte = rows(sp.test);
   Tensor ytr = sc.transform(ds.targets_at(sp.train)).to(dev);
-  auto net = std::make_shared<nn::Sequential>(nn::Sequential::List{
-      std::make_shared<nn::Linear>(fp.size(1), 256), std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.2),
-      std::make_shared<nn::Linear>(256, 1)});
+  auto net = std::make_shared<nn::Sequential>(
+      nn::Sequential::List{std::make_shared<nn::Linear>(fp.size(1), 256), std::make_shared<nn::ReLU>(),
+                           std::make_shared<nn::Dropout>(0.2), std::make_shared<nn::Linear>(256, 1)});
   net->to(dev);
   optim::Adam opt(net->parameters(), optim::AdamOptions{1e-3, 0.9, 0.999, 1e-8, 1e-5});
   auto eval_on = [&](const Tensor& x) {
@@ -253,8 +253,8 @@ int train(const Args& a) {
     zoo::train_epoch(*model, opt, ds, zoo::make_batches(sp.train, a.batch, true, a.seed, e), &sc, dev, "regression",
                      [&](double l, int64_t m) { bar.step(l, m); });
     sched.step();
-    const zoo::RegressionMetrics v = zoo::regression_metrics(zoo::predict(*model, ds, sp.valid, &sc, dev),
-                                                             ds.targets_at(sp.valid));
+    const zoo::RegressionMetrics v =
+        zoo::regression_metrics(zoo::predict(*model, ds, sp.valid, &sc, dev), ds.targets_at(sp.valid));
     std::string mark;
     if (v.rmse < best_rmse) {
       best_rmse = v.rmse;
@@ -342,24 +342,42 @@ int main(int argc, char** argv) {
       if (k == "--help" || k == "-h") {
         usage(argv[0]);
         return 0;
-      } else if (k == "--task") a.task = next();
-      else if (k == "--model") a.model = next();
-      else if (k == "--split") a.split = next();
-      else if (k == "--readout") a.readout = next();
-      else if (k == "--epochs") a.epochs = std::stoi(next());
-      else if (k == "--fp-epochs") a.fp_epochs = std::stoi(next());
-      else if (k == "--seed") a.seed = std::stoull(next());
-      else if (k == "--device") a.device = next();
-      else if (k == "--threads") a.threads = std::stoi(next());
-      else if (k == "--batch") a.batch = std::stoll(next());
-      else if (k == "--lr") a.lr = std::stod(next());
-      else if (k == "--hidden") a.hidden = std::stoll(next());
-      else if (k == "--layers") a.layers = std::stoll(next());
-      else if (k == "--data") a.data = next();
-      else if (k == "--checkpoint") a.checkpoint = next();
-      else if (k == "--file") a.file = next();
-      else if (k == "--no-baselines") a.baselines = false;
-      else if (a.mode == "predict" && (k.empty() || k[0] != '-')) a.smiles.push_back(k);
+      } else if (k == "--task")
+        a.task = next();
+      else if (k == "--model")
+        a.model = next();
+      else if (k == "--split")
+        a.split = next();
+      else if (k == "--readout")
+        a.readout = next();
+      else if (k == "--epochs")
+        a.epochs = std::stoi(next());
+      else if (k == "--fp-epochs")
+        a.fp_epochs = std::stoi(next());
+      else if (k == "--seed")
+        a.seed = std::stoull(next());
+      else if (k == "--device")
+        a.device = next();
+      else if (k == "--threads")
+        a.threads = std::stoi(next());
+      else if (k == "--batch")
+        a.batch = std::stoll(next());
+      else if (k == "--lr")
+        a.lr = std::stod(next());
+      else if (k == "--hidden")
+        a.hidden = std::stoll(next());
+      else if (k == "--layers")
+        a.layers = std::stoll(next());
+      else if (k == "--data")
+        a.data = next();
+      else if (k == "--checkpoint")
+        a.checkpoint = next();
+      else if (k == "--file")
+        a.file = next();
+      else if (k == "--no-baselines")
+        a.baselines = false;
+      else if (a.mode == "predict" && (k.empty() || k[0] != '-'))
+        a.smiles.push_back(k);
       else {
         std::fprintf(stderr, "error: unknown argument '%s' (see --help)\n", k.c_str());
         return 2;

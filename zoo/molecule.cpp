@@ -91,19 +91,32 @@ MolGNNConfig MolGNNConfig::from_json(const json::Value& v) {
   GALEN_CHECK(v.is_object(), "MolGNNConfig: expected a JSON object, got ", json::type_name(v.type()));
   MolGNNConfig c;
   for (const auto& [k, val] : v.as_object()) {
-    if (k == "model") c.model = val.as_string();
-    else if (k == "node_dim") c.node_dim = val.as_int();
-    else if (k == "edge_dim") c.edge_dim = val.as_int();
-    else if (k == "hidden") c.hidden = val.as_int();
-    else if (k == "layers") c.layers = val.as_int();
-    else if (k == "readout") c.readout = val.as_string();
-    else if (k == "set2set_steps") c.set2set_steps = val.as_int();
-    else if (k == "head_hidden") c.head_hidden = val.as_int();
-    else if (k == "out_dim") c.out_dim = val.as_int();
-    else if (k == "dropout") c.dropout = val.as_double();
-    else if (k == "edge_hidden") c.edge_hidden = val.as_int();
-    else if (k == "mpnn_aggr") c.mpnn_aggr = val.as_string();
-    else GALEN_FAIL("MolGNNConfig: unknown key '", k, "'");
+    if (k == "model")
+      c.model = val.as_string();
+    else if (k == "node_dim")
+      c.node_dim = val.as_int();
+    else if (k == "edge_dim")
+      c.edge_dim = val.as_int();
+    else if (k == "hidden")
+      c.hidden = val.as_int();
+    else if (k == "layers")
+      c.layers = val.as_int();
+    else if (k == "readout")
+      c.readout = val.as_string();
+    else if (k == "set2set_steps")
+      c.set2set_steps = val.as_int();
+    else if (k == "head_hidden")
+      c.head_hidden = val.as_int();
+    else if (k == "out_dim")
+      c.out_dim = val.as_int();
+    else if (k == "dropout")
+      c.dropout = val.as_double();
+    else if (k == "edge_hidden")
+      c.edge_hidden = val.as_int();
+    else if (k == "mpnn_aggr")
+      c.mpnn_aggr = val.as_string();
+    else
+      GALEN_FAIL("MolGNNConfig: unknown key '", k, "'");
   }
   c.validate();
   return c;
@@ -148,13 +161,12 @@ Tensor Set2Set::forward(const Tensor& x, const Tensor& batch, int64_t num_graphs
   return q_star;
 }
 
-std::string Set2Set::extra_repr() const {
-  return std::to_string(in_channels) + ", " + std::to_string(2 * in_channels);
-}
+std::string Set2Set::extra_repr() const { return std::to_string(in_channels) + ", " + std::to_string(2 * in_channels); }
 
 GraphReadout::GraphReadout(const std::string& k, int64_t in, int64_t set2set_steps) : kind(k), in_channels(in) {
   if (kind == "attention") {
-    attention = register_module("attention", std::make_shared<nn::GlobalAttention>(std::make_shared<nn::Linear>(in, 1)));
+    attention =
+        register_module("attention", std::make_shared<nn::GlobalAttention>(std::make_shared<nn::Linear>(in, 1)));
   } else if (kind == "set2set") {
     set2set = register_module("set2set", std::make_shared<Set2Set>(in, set2set_steps));
   } else {
@@ -192,8 +204,8 @@ void MolGNN::check_batch(const data::GraphBatch& b) const {
   GALEN_CHECK(b.x().defined() && b.x().dim() == 2 && b.x().size(1) == config_.node_dim, name(),
               ": batch.x must be (num_nodes, ", config_.node_dim, "), got ",
               b.x().defined() ? shape_str(b.x().sizes()) : std::string("undefined"));
-  GALEN_CHECK(b.edge_attr().defined() && b.edge_attr().dim() == 2 && b.edge_attr().size(1) == config_.edge_dim,
-              name(), ": batch.edge_attr must be (num_edges, ", config_.edge_dim, "), got ",
+  GALEN_CHECK(b.edge_attr().defined() && b.edge_attr().dim() == 2 && b.edge_attr().size(1) == config_.edge_dim, name(),
+              ": batch.edge_attr must be (num_edges, ", config_.edge_dim, "), got ",
               b.edge_attr().defined() ? shape_str(b.edge_attr().sizes()) : std::string("undefined"));
 }
 
@@ -494,7 +506,8 @@ std::string murcko_scaffold_key(const chem::Molecule& mol) {
       std::vector<uint64_t> env;
       for (auto [j, b] : nb[static_cast<size_t>(i)]) {
         if (!keep[static_cast<size_t>(j)]) continue;
-        env.push_back(mix(static_cast<uint64_t>(mol.bonds[static_cast<size_t>(b)].type), label[static_cast<size_t>(j)]));
+        env.push_back(
+            mix(static_cast<uint64_t>(mol.bonds[static_cast<size_t>(b)].type), label[static_cast<size_t>(j)]));
       }
       std::sort(env.begin(), env.end());
       uint64_t h = mix(label[static_cast<size_t>(i)], static_cast<uint64_t>(r) + 7);
@@ -538,9 +551,8 @@ Split scaffold_split(const std::vector<chem::Molecule>& mols, double ft, double 
     (sz > valid_size / 2 || sz > test_size / 2 ? big : small).push_back(&g);
   }
   // Big groups largest first (ties by their first molecule, deterministic); small ones shuffled.
-  std::sort(big.begin(), big.end(), [](auto* a, auto* b) {
-    return a->size() != b->size() ? a->size() > b->size() : a->front() < b->front();
-  });
+  std::sort(big.begin(), big.end(),
+            [](auto* a, auto* b) { return a->size() != b->size() ? a->size() > b->size() : a->front() < b->front(); });
   std::vector<int64_t> order(small.size());
   std::iota(order.begin(), order.end(), 0);
   shuffle(order, mix(seed, 0x5CAF));
@@ -550,8 +562,10 @@ Split scaffold_split(const std::vector<chem::Molecule>& mols, double ft, double 
   for (const auto* g : all) {
     const auto sz = static_cast<double>(g->size());
     std::vector<int64_t>* dst = &s.test;
-    if (static_cast<double>(s.train.size()) + sz <= train_size) dst = &s.train;
-    else if (static_cast<double>(s.valid.size()) + sz <= valid_size) dst = &s.valid;
+    if (static_cast<double>(s.train.size()) + sz <= train_size)
+      dst = &s.train;
+    else if (static_cast<double>(s.valid.size()) + sz <= valid_size)
+      dst = &s.valid;
     dst->insert(dst->end(), g->begin(), g->end());
   }
   return s;
@@ -572,8 +586,7 @@ Tensor mol_loss(const Tensor& pred, const Tensor& y, const std::string& task) {
     return binary_cross_entropy_with_logits(pred, y.to(pred.dtype()));
   }
   if (task == "multiclass") {
-    GALEN_CHECK(y.numel() == pred.size(0), "mol_loss: multiclass needs one class index per molecule, got ",
-                y.sizes());
+    GALEN_CHECK(y.numel() == pred.size(0), "mol_loss: multiclass needs one class index per molecule, got ", y.sizes());
     return cross_entropy(pred, y.reshape({pred.size(0)}).to(DType::i64));
   }
   GALEN_FAIL("mol_loss: unknown task '", task, "' (expected regression, binary or multiclass)");

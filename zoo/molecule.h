@@ -66,8 +66,8 @@ struct MolGNNConfig {
   int64_t set2set_steps = 3;
   int64_t head_hidden = 64;
   int64_t out_dim = 1;
-  double dropout = 0.0;      // before the head's last Linear (and between GIN-E layers), training only
-  int64_t edge_hidden = 64;  // MPNN edge network width
+  double dropout = 0.0;            // before the head's last Linear (and between GIN-E layers), training only
+  int64_t edge_hidden = 64;        // MPNN edge network width
   std::string mpnn_aggr = "mean";  // NNConv aggregation: "mean" or "add"
 
   json::Value to_json() const;

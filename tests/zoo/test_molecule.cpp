@@ -105,10 +105,10 @@ TEST_CASE("molecule: predictions are identical after save -> load", "[molecule]"
 TEST_CASE("molecule: the prediction does not depend on the SMILES atom order", "[molecule]") {
   // Each pair: one molecule written from two different starting atoms / ring orders.
   const std::vector<std::pair<std::string, std::string>> pairs = {
-      {"CC(=O)Oc1ccccc1C(=O)O", "OC(=O)c1ccccc1OC(C)=O"},                   // aspirin
-      {"Cn1cnc2c1c(=O)n(C)c(=O)n2C", "O=c1n(C)c(=O)c2c(ncn2C)n1C"},          // caffeine
-      {"c1ccc2c(c1)cccc2N", "Nc1cccc2ccccc12"},                             // 1-naphthylamine
-      {"C[N+](C)(C)CC(=O)[O-]", "[O-]C(=O)C[N+](C)(C)C"},                  // betaine (charges)
+      {"CC(=O)Oc1ccccc1C(=O)O", "OC(=O)c1ccccc1OC(C)=O"},            // aspirin
+      {"Cn1cnc2c1c(=O)n(C)c(=O)n2C", "O=c1n(C)c(=O)c2c(ncn2C)n1C"},  // caffeine
+      {"c1ccc2c(c1)cccc2N", "Nc1cccc2ccccc12"},                      // 1-naphthylamine
+      {"C[N+](C)(C)CC(=O)[O-]", "[O-]C(=O)C[N+](C)(C)C"},            // betaine (charges)
       {"Clc1ccc(cc1)S(=O)(=O)N", "NS(=O)(=O)c1ccc(Cl)cc1"}};
   std::vector<std::string> smi;
   for (const auto& [a, b] : pairs) {
@@ -173,7 +173,9 @@ TEST_CASE("molecule: dataset, target scaling and collation", "[molecule]") {
   CHECK(sc.mean[0] == Approx(7.0 / 3.0).epsilon(1e-12));
   CHECK(sc.mean[1] == Approx(70.0 / 3.0).epsilon(1e-12));
   CHECK(sc.std[0] == Approx(std::sqrt(((1 - 7.0 / 3) * (1 - 7.0 / 3) + (2 - 7.0 / 3) * (2 - 7.0 / 3) +
-                                       (4 - 7.0 / 3) * (4 - 7.0 / 3)) / 2.0)).epsilon(1e-12));
+                                       (4 - 7.0 / 3) * (4 - 7.0 / 3)) /
+                                      2.0))
+                         .epsilon(1e-12));
   const data::GraphBatch b = ds.collate({3, 1}, &sc);
   CHECK(b.num_graphs() == 2);
   CHECK(b.num_nodes() == 1 + 7);
@@ -208,17 +210,17 @@ TEST_CASE("molecule: Murcko-like scaffolds and the scaffold split", "[molecule]"
   CHECK(key("CCO").empty());
   CHECK(key("CC(C)CC(=O)O").empty());
   CHECK(!key("c1ccccc1").empty());
-  CHECK(key("c1ccccc1") == key("Cc1ccccc1"));          // side chains removed
+  CHECK(key("c1ccccc1") == key("Cc1ccccc1"));  // side chains removed
   CHECK(key("c1ccccc1") == key("OC(=O)c1ccccc1CCCC"));
-  CHECK(key("c1ccccc1") != key("c1ccncc1"));            // pyridine differs
-  CHECK(key("c1ccccc1") != key("C1CCCCC1"));            // aromaticity matters
-  CHECK(key("c1ccccc1") != key("c1ccccc1-c1ccccc1"));   // biphenyl
+  CHECK(key("c1ccccc1") != key("c1ccncc1"));           // pyridine differs
+  CHECK(key("c1ccccc1") != key("C1CCCCC1"));           // aromaticity matters
+  CHECK(key("c1ccccc1") != key("c1ccccc1-c1ccccc1"));  // biphenyl
   // The linker is kept and its length matters; atom order does not.
   CHECK(key("c1ccccc1CCc1ccncc1") == key("c1cnccc1CCc1ccccc1"));
   CHECK(key("c1ccccc1CCc1ccncc1") == key("Oc1ccc(CCc2ccncc2)cc1C"));
   CHECK(key("c1ccccc1CCc1ccncc1") != key("c1ccccc1CCCc1ccncc1"));
   CHECK(key("c1ccccc1CCc1ccncc1") != key("c1ccccc1CCc1cccnc1"));  // 4- vs 3-pyridyl
-  CHECK(key("c1ccccc1CCc1ccncc1").rfind("f14.15:", 0) == 0);       // 6 + 2 + 6 atoms, 6 + 3 + 6 bonds
+  CHECK(key("c1ccccc1CCc1ccncc1").rfind("f14.15:", 0) == 0);      // 6 + 2 + 6 atoms, 6 + 3 + 6 bonds
 
   // The ChEMBL set: every molecule in exactly one split, no scaffold in two.
   std::vector<chem::Molecule> mols =
@@ -269,9 +271,22 @@ TEST_CASE("molecule: bad input is a clear error", "[molecule]") {
   throws_with([] { zoo::MoleculeDataset::from_smiles({"CCO"}, zeros({1}, DType::i64)); }, "must be floating");
   zoo::MoleculeDataset ds = zoo::MoleculeDataset::from_smiles({"CCO"}, zeros({1}));
   throws_with([&] { ds.collate({1}); }, "index 1 out of range");
-  throws_with([] { zoo::MolGNNConfig c; c.readout = "max"; c.validate(); }, "readout must be");
-  throws_with([] { zoo::MolGNNConfig c; c.model = "gat"; zoo::make_mol_gnn(c); }, "model must be");
-  throws_with([] { zoo::MolGNNConfig::from_json(json::parse("{\"hidden\": 8, \"colour\": 1}")); }, "unknown key 'colour'");
+  throws_with(
+      [] {
+        zoo::MolGNNConfig c;
+        c.readout = "max";
+        c.validate();
+      },
+      "readout must be");
+  throws_with(
+      [] {
+        zoo::MolGNNConfig c;
+        c.model = "gat";
+        zoo::make_mol_gnn(c);
+      },
+      "model must be");
+  throws_with([] { zoo::MolGNNConfig::from_json(json::parse("{\"hidden\": 8, \"colour\": 1}")); },
+              "unknown key 'colour'");
   throws_with([] { zoo::random_split(10, 0.8, 0.3, 0); }, "frac_train + frac_valid <= 1");
   // A checkpoint that is not a molecule GNN.
   const std::string path = (std::filesystem::temp_directory_path() / "galen_test_not_molgnn.safetensors").string();
