@@ -7,3 +7,5 @@
 #include "galen/zoo/resnet.h"
 // disease progression (LSTM over visits)
 #include "galen/zoo/progression.h"
+// molecular GNNs: GIN-E, MPNN, molecule datasets and splits
+#include "galen/zoo/molecule.h"
