@@ -2,6 +2,7 @@
 #pragma once
 
 #include "galen/core/autograd.h"
+#include "galen/core/checkpoint.h"
 #include "galen/core/device.h"
 #include "galen/core/dtype.h"
 #include "galen/core/error.h"

@@ -32,7 +32,9 @@ const std::vector<std::string>& differentiable_ops() {
       // neural-network building blocks, basic (core/ops_nn_basic.cpp; tests in tests/layers/)
       "leaky_relu", "elu", "dropout", "embedding", "layer_norm",
       // attention (layers/attention.cpp; tests in tests/layers/test_attention.cpp)
-      "scaled_dot_product_attention"};
+      "scaled_dot_product_attention",
+      // gradient checkpointing (core/checkpoint.cpp; tests in tests/core/test_grad_checkpoint.cpp)
+      "checkpoint"};
   return ops;
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "galen/core/autograd.h"
+#include "galen/core/checkpoint.h"
 #include "galen/layers/init.h"
 
 namespace galen::nn {
@@ -44,14 +45,18 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   GALEN_CHECK(x.size(1) == num_features, name(), "(", num_features, "): expected ", num_features,
               " channels in dim 1, got input shape ", x.sizes());
   double factor = momentum.value_or(0.0);
-  if (is_training() && track_running_stats) {
+  // A checkpointed forward re-run in backward (core/checkpoint.h) must not count
+  // the batch a second time: it normalises with the batch statistics as the
+  // first run did, and leaves the running statistics alone.
+  const bool recomputing = autograd::is_checkpoint_recomputing();
+  if (is_training() && track_running_stats && !recomputing) {
     NoGradGuard ng;
     num_batches_tracked.add_(ones({}, DType::i64));
     if (!momentum) factor = 1.0 / static_cast<double>(num_batches_tracked.item());
   }
   // Batch statistics in training, or whenever no running statistics are kept.
   const bool use_batch = is_training() || !track_running_stats;
-  const bool update = is_training() && track_running_stats;
+  const bool update = is_training() && track_running_stats && !recomputing;
   return batch_norm(x, update || !use_batch ? running_mean : Tensor(), update || !use_batch ? running_var : Tensor(),
                     weight, bias, use_batch, factor, eps);
 }
