@@ -11,6 +11,7 @@
 #include "galen/data/generator.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
+#include "galen/data/lesions.h"
 #include "galen/data/longitudinal.h"
 #include "galen/data/nifti.h"
 #include "galen/data/progress.h"
