@@ -12,6 +12,7 @@
 #include "galen/data/graph.h"
 #include "galen/data/idx.h"
 #include "galen/data/image.h"
+#include "galen/data/lesions.h"
 #include "galen/data/longitudinal.h"
 #include "galen/data/nifti.h"
 #include "galen/data/progress.h"

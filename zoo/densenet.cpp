@@ -11,7 +11,7 @@ namespace galen::zoo {
 
 Tensor NamedSequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [k, m] : children_list()) y = m->forward(y);
+  for (const auto& [k, m] : children_list()) y = (*m)(y);  // operator(): forward hooks (Grad-CAM) see each child
   return y;
 }
 
@@ -130,12 +130,12 @@ Tensor DenseNet::forward_features(const Tensor& x) {
   GALEN_CHECK(x.dim() == 4, "DenseNet: expected a 4-D input (N, C, H, W), got shape ", x.sizes());
   GALEN_CHECK(x.size(1) == options_.in_channels, "DenseNet: expected ", options_.in_channels,
               " input channels (DenseNetOptions::in_channels), got input shape ", x.sizes());
-  return features->forward(x);
+  return (*features)(x);
 }
 
 Tensor DenseNet::forward(const Tensor& x) {
   Tensor f = relu(forward_features(x));
-  return classifier->forward(adaptive_avg_pool2d(f, Int2(1, 1)).flatten(1));
+  return (*classifier)(adaptive_avg_pool2d(f, Int2(1, 1)).flatten(1));
 }
 
 void DenseNet::replace_module(const std::string& n, std::shared_ptr<nn::Module> m) {

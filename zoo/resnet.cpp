@@ -124,15 +124,16 @@ Tensor ResNet::forward_features(const Tensor& x) {
   GALEN_CHECK(x.dim() == 4, "ResNet: expected a 4-D input (N, C, H, W), got shape ", x.sizes());
   GALEN_CHECK(x.size(1) == conv1->in_channels, "ResNet: expected ", conv1->in_channels,
               " input channels (ResNetOptions::in_channels), got input shape ", x.sizes());
-  Tensor y = maxpool->forward(relu->forward(bn1->forward(conv1->forward(x))));
-  y = layer1->forward(y);
-  y = layer2->forward(y);
-  y = layer3->forward(y);
-  return layer4->forward(y);
+  // Children run through operator() so forward hooks (Grad-CAM on "layer4", ...) see them.
+  Tensor y = (*maxpool)((*relu)((*bn1)((*conv1)(x))));
+  y = (*layer1)(y);
+  y = (*layer2)(y);
+  y = (*layer3)(y);
+  return (*layer4)(y);
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  return fc->forward(avgpool->forward(forward_features(x)).flatten(1));
+  return (*fc)((*avgpool)(forward_features(x)).flatten(1));
 }
 
 void ResNet::replace_module(const std::string& n, std::shared_ptr<nn::Module> m) {
