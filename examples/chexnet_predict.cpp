@@ -31,7 +31,7 @@ void usage(const char* argv0) {
       "  --image FILE      .dcm (DICOM; first frame) or any image stb_image reads (PNG, JPEG, BMP)\n"
       "  --cam FILE        Grad-CAM overlay PNG to write (default: <image name>_cam.png)\n"
       "  --class NAME      finding to explain (default: the most probable)\n"
-      "  --cam-layer NAME  (densenet121: features.denseblock2, resnet: layer3)\n"
+      "  --cam-layer NAME  (densenet121: features.denseblock2, resnet: layer2)\n"
       "  --crops 1|10      centre crop or ten-crop average (10)\n"
       "  --arch A --classes A,B,... --resize N --crop M   for converted weights (default CheXNet: densenet121,\n"
       "                    the 14 findings, 256 -> 224); model files carry their own\n"

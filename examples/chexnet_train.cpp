@@ -73,7 +73,7 @@ void usage(const char* argv0) {
       "  --weights F         model file / checkpoint / converted safetensors for --eval-only\n"
       "  --pointing-game     Grad-CAM pointing game on the test images' boxes (heatmap maximum inside a box of\n"
       "                      the explained finding); overlays of the first examples go to DIR/cam/\n"
-      "  --cam-layer NAME    (densenet121: features.denseblock2, resnet: layer3)\n"
+      "  --cam-layer NAME    (densenet121: features.denseblock2, resnet: layer2)\n"
       "  --pointing-tolerance PX  grow boxes by PX pixels of the network input (0)\n"
       "  --cam-examples N    overlay PNGs written (8)\n"
       "  --memory-efficient  DenseNet: recompute the bottlenecks in backward (less memory, slower)\n"
