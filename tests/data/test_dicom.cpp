@@ -11,6 +11,7 @@
 
 #include "galen/core/json.h"
 #include "galen/data/dicom.h"
+#include "medical_fixture.h"
 #include "test_util.h"
 
 using namespace galen;
@@ -18,42 +19,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kMed = std::string(GALEN_FIXTURES_DIR) + "/medical/";
+using namespace galen_test_medical;
+
 const std::string kDcm = kMed + "dicom/";
 const std::string kSharedSeries = std::string(GALEN_SHARED_DIR) + "/data/images/mri_series/";
 
-const SafetensorsFile& expected() {
-  static const SafetensorsFile f = load_safetensors(kMed + "expected.safetensors");
-  return f;
-}
-json::Value meta(const std::string& key) {
-  auto it = expected().metadata.find(key);
-  REQUIRE(it != expected().metadata.end());
-  return json::parse(it->second);
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-void spit(const std::string& p, const std::string& s) {
-  std::ofstream f(p, std::ios::binary);
-  f << s;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("galen_dicom_" + std::to_string(::getpid()) + "_" + std::to_string(++n));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // d.pixels[:, ::8, ::8]
 Tensor sub8(const Tensor& p) { return p.slice(1, 0, p.size(1), 8).slice(2, 0, p.size(2), 8).contiguous(); }

@@ -13,6 +13,7 @@
 #include "galen/data/nifti.h"
 #include "galen/data/transforms.h"
 #include "galen/data/volume.h"
+#include "medical_fixture.h"
 #include "test_util.h"
 
 using namespace galen;
@@ -20,42 +21,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kMed = std::string(GALEN_FIXTURES_DIR) + "/medical/";
+using namespace galen_test_medical;
+
 const std::string kNii = kMed + "nifti/";
 const std::string kSharedNii = std::string(GALEN_SHARED_DIR) + "/data/images/nifti/";
-
-const SafetensorsFile& expected() {
-  static const SafetensorsFile f = load_safetensors(kMed + "expected.safetensors");
-  return f;
-}
-json::Value meta(const std::string& key) {
-  auto it = expected().metadata.find(key);
-  REQUIRE(it != expected().metadata.end());
-  return json::parse(it->second);
-}
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-void spit(const std::string& p, const std::string& s) {
-  std::ofstream f(p, std::ios::binary);
-  f << s;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() / ("galen_nifti_" + std::to_string(::getpid()) + "_" + std::to_string(++n));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // x[::step, ::step, ...] over every dim.
 Tensor every(const Tensor& x, int64_t step) {
