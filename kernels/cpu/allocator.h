@@ -1,12 +1,14 @@
 // Host memory for CPU tensors: 64-byte aligned; blocks of 64 KiB and more are
-// cached after free and reused for the next request of the same size class.
+// cached after free and reused for the next request that fits (same size class
+// up to 1.5x its size).
 // Why: glibc serves large blocks with a fresh mmap each time (and medium ones
 // by growing and trimming the heap), and the page faults of touching new pages
 // cost more than the kernels that fill them (a 16M-float add spent ~95% of its
 // time faulting in its output; a training step of the MNIST MLP ~25%). Size
 // classes are a quarter of a power of two, so at most 25% is wasted. The cache
-// holds at most GALEN_CPU_CACHE_MB (default 1024) MiB; `cpu_empty_cache()`
-// returns it to the system.
+// holds at most GALEN_CPU_CACHE_MB MiB (default: a quarter of physical memory,
+// clamped to 1-16 GiB, so a training step's working set stays cached between
+// steps); `cpu_empty_cache()` returns it to the system.
 #pragma once
 
 #include <cstddef>

@@ -44,3 +44,27 @@ TEST_CASE("tensors reuse cached memory across iterations", "[kernels][allocator]
     REQUIRE(t.sum().item() == static_cast<double>(i) * (1 << 20));
   }
 }
+
+TEST_CASE("cpu allocator: a smaller request reuses a cached block up to 1.5x its size, and accounts the real size",
+          "[kernels][allocator]") {
+  cpu_empty_cache();
+  const size_t big = size_t(40) << 20;  // a size class of its own
+  void* a = cpu_alloc(big);
+  cpu_free(a, big);
+  REQUIRE(cpu_cached_bytes() == big);
+  // 30 MiB: a smaller class, within 1.5x -> takes the 40 MiB block; freeing it caches 40 MiB again.
+  void* b = cpu_alloc(size_t(30) << 20);
+  REQUIRE(b == a);
+  REQUIRE(cpu_cached_bytes() == 0);
+  std::memset(b, 0x5a, size_t(30) << 20);
+  cpu_free(b, size_t(30) << 20);
+  REQUIRE(cpu_cached_bytes() == big);
+  // 20 MiB: the 40 MiB block is more than 1.5x -> a new block.
+  void* c = cpu_alloc(size_t(20) << 20);
+  REQUIRE(c != a);
+  REQUIRE(cpu_cached_bytes() == big);
+  cpu_free(c, size_t(20) << 20);
+  REQUIRE(cpu_cached_bytes() == big + (size_t(20) << 20));
+  cpu_empty_cache();
+  REQUIRE(cpu_cached_bytes() == 0);
+}
