@@ -72,17 +72,20 @@ void* cpu_alloc(size_t nbytes) {
   GALEN_CHECK(n >= nbytes, "cpu: allocation of ", nbytes, " bytes is too large");
   if (n < kLarge) return raw_alloc(n);
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.free_blocks.lower_bound(n);
-  if (it != c.free_blocks.end() && it->first - n <= n / 2) {
-    const size_t size = it->first;
-    void* p = it->second;
-    c.free_blocks.erase(it);
-    c.bytes -= size;
-    c.live[p] = size;
-    return p;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free_blocks.lower_bound(n);
+    if (it != c.free_blocks.end() && it->first - n <= n / 2) {
+      const size_t size = it->first;
+      void* p = it->second;
+      c.free_blocks.erase(it);
+      c.bytes -= size;
+      c.live[p] = size;
+      return p;
+    }
   }
-  void* p = raw_alloc(n);
+  void* p = raw_alloc(n);  // unlocked: on failure it empties the cache, which takes the lock
+  std::lock_guard<std::mutex> lock(c.mu);
   c.live[p] = n;
   return p;
 }
