@@ -154,21 +154,28 @@ LesionFinding add_mass(Canvas& c, const Canvas& src, double amp, double tissue, 
 LesionFinding add_calcification(Canvas& c, const Canvas& src, double amp, double tissue, Generator& g) {
   const double s = static_cast<double>(c.n);
   const double rho = g.uniform(0.03, 0.05) * s;
-  auto [cx, cy] = place(src, rho + 3, tissue, g);
+  // Dot size is a fraction of the image like every other finding's geometry (0.8-1.4%: sigma 0.5-0.9 px
+  // at 64 px, 1.0-1.8 px at 128), never below half a pixel, so a data set at any size shows the same
+  // clusters relative to the anatomy. (Dots fixed at 0.5-0.9 px made 128 px clusters a spray of
+  // single bright pixels, indistinguishable from bone speckle: test AUROC 0.59 vs 0.92 at 64 px.)
+  const double sigma_lo = std::max(0.5, 0.008 * s), sigma_hi = std::max(0.9, 0.014 * s);
+  auto [cx, cy] = place(src, rho + 3 * sigma_hi + 1, tissue, g);
   const int64_t dots = g.randint(4, 10);
   double x0 = cx, x1 = cx, y0 = cy, y1 = cy;
   for (int64_t k = 0; k < dots; ++k) {
     const double rr = rho * std::sqrt(g.uniform()), th = g.uniform(0.0, 2 * kPi);
     const double px = cx + rr * std::cos(th), py = cy + rr * std::sin(th);
-    const double sigma = g.uniform(0.5, 0.9), a = amp * g.uniform(0.7, 1.3);
+    const double sigma = g.uniform(sigma_lo, sigma_hi), a = amp * g.uniform(0.7, 1.3);
     add_window(c, px, py, 3 * sigma + 1,
                [&](double dx, double dy) { return a * std::exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)); });
-    x0 = std::min(x0, px);
-    x1 = std::max(x1, px);
-    y0 = std::min(y0, py);
-    y1 = std::max(y1, py);
+    // The box holds each dot to 2 sigma (plus half a pixel).
+    const double m = 2 * sigma + 0.5;
+    x0 = std::min(x0, px - m);
+    x1 = std::max(x1, px + m);
+    y0 = std::min(y0, py - m);
+    y1 = std::max(y1, py + m);
   }
-  return make_box(lesion_classes()[kCalcification], x0 - 2, y0 - 2, x1 + 2, y1 + 2, c.n);
+  return make_box(lesion_classes()[kCalcification], x0, y0, x1, y1, c.n);
 }
 
 LesionFinding add_opacity(Canvas& c, const Canvas& src, double amp, double tissue, Generator& g) {

@@ -15,7 +15,8 @@
 // scale, times `contrast` and a per-finding jitter in [0.7, 1.3]):
 //   Nodule         small round blob, radius 3.5-5.5% of the size, soft edge
 //   Mass           larger irregular blob: radius 8-13% modulated by harmonics 2..5
-//   Calcification  cluster of 4-9 tiny bright Gaussian dots (sigma 0.5-0.9 px)
+//   Calcification  cluster (radius 3-5%) of 4-9 tiny bright Gaussian dots, sigma 0.8-1.4%
+//                  of the size (at least 0.5 px)
 //   Opacity        diffuse haze: a wide elliptical Gaussian (sigma 8-15%) times
 //                  low-frequency ripples, fading out over air
 // then a global intensity jitter (gain / gamma), Gaussian blur and Gaussian

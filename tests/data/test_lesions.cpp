@@ -4,6 +4,7 @@
 // with no patient (slab) in two splits, slicing of a real DICOM series (the
 // committed 3-slice fixture), option errors, and a tiny end-to-end training
 // step on a generated mini set that lowers the loss.
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -52,6 +53,18 @@ fs::path temp_dir(const std::string& tag) {
                ("galen_lesions_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   fs::remove_all(p);
   return p;
+}
+
+// Findings only: no blur, noise or intensity jitter, so an image minus its finding-free twin is the findings.
+LesionOptions clean_options(int64_t size, int64_t count, std::array<double, 4> probability) {
+  LesionOptions o;
+  o.size = size;
+  o.count = count;
+  o.probability = probability;
+  o.blur = 0;
+  o.noise = 0;
+  o.jitter = 0;
+  return o;
 }
 
 std::string read_all(const fs::path& p) {
@@ -139,13 +152,7 @@ TEST_CASE("lesions: the same seed gives the same images, another seed others", "
 
 TEST_CASE("lesions: boxes lie inside the image and on the rendered findings", "[lesions]") {
   const auto src = synthetic_sources(64);
-  LesionOptions on;
-  on.size = 64;
-  on.count = 24;
-  on.probability = {1, 1, 1, 1};
-  on.blur = 0;
-  on.noise = 0;
-  on.jitter = 0;
+  const LesionOptions on = clean_options(64, 24, {1, 1, 1, 1});
   LesionOptions off = on;
   off.probability = {0, 0, 0, 0};
   const LesionPlan plan = plan_lesion_dataset(src, on);
@@ -177,6 +184,41 @@ TEST_CASE("lesions: boxes lie inside the image and on the rendered findings", "[
     bool inside = false;
     for (const auto& f : with.findings) inside = inside || (px >= f.x && px < f.x + f.w && py >= f.y && py < f.y + f.h);
     REQUIRE(inside);
+  }
+}
+
+TEST_CASE("lesions: every finding covers the same fraction of the image at 64 and 128 px", "[lesions]") {
+  // Geometry is relative to the size, so a 128 px set shows the findings of a 64 px one at twice the
+  // pixels. (Calcification dots once had a fixed 0.5-0.9 px sigma: at 128 px they covered a quarter of
+  // the fraction they cover at 64 px, and this ratio was about 0.3.)
+  double fraction[2][4] = {};
+  for (int s = 0; s < 2; ++s) {
+    const int64_t n = s == 0 ? 64 : 128;
+    const auto src = synthetic_sources(n);
+    for (size_t k = 0; k < 4; ++k) {
+      std::array<double, 4> only = {0, 0, 0, 0};
+      only[k] = 1;
+      LesionOptions on = clean_options(n, 32, only);
+      on.contrast = 0.5;  // no saturation at 255
+      LesionOptions off = on;
+      off.probability = {0, 0, 0, 0};
+      const LesionPlan plan = plan_lesion_dataset(src, on);
+      int64_t lit = 0;
+      for (int64_t i = 0; i < on.count; ++i) {
+        const auto a = make_lesion_image(src, plan, on, i).image.to_vector<uint8_t>();
+        const auto b = make_lesion_image(src, plan, off, i).image.to_vector<uint8_t>();
+        for (size_t p = 0; p < a.size(); ++p) lit += a[p] - b[p] >= 8;  // brightened by >= 8 grey levels
+      }
+      fraction[s][k] = static_cast<double>(lit) / static_cast<double>(on.count * n * n);
+    }
+  }
+  for (size_t k = 0; k < 4; ++k) {
+    INFO(lesion_classes()[k] << ": brightened fraction " << fraction[0][k] << " at 64 px, " << fraction[1][k]
+                             << " at 128 px");
+    REQUIRE(fraction[0][k] > 0);
+    const double ratio = fraction[1][k] / fraction[0][k];
+    REQUIRE(ratio > 0.75);
+    REQUIRE(ratio < 1.33);
   }
 }
 
