@@ -87,6 +87,18 @@ std::pair<Tensor, Tensor> class_score(const Tensor& out, const std::vector<int64
 
 }  // namespace
 
+const char* cam_method_name(CamMethod method) {
+  switch (method) {
+    case CamMethod::GradCam:
+      return "grad_cam";
+    case CamMethod::GradCamPlusPlus:
+      return "grad_cam++";
+    case CamMethod::HiResCam:
+      return "hirescam";
+  }
+  return "cam";
+}
+
 Tensor cam_from_gradients(const Tensor& activations, const Tensor& gradients, CamMethod method) {
   GALEN_CHECK(activations.defined() && activations.dim() == 4, "cam_from_gradients: activations must be (N, K, h, w), got ",
               activations.defined() ? activations.sizes() : Shape{});
@@ -103,6 +115,11 @@ Tensor cam_from_gradients(const Tensor& activations, const Tensor& gradients, Ca
     for (int64_t c = 0; c < k; ++c) {
       const double* ap = a.data() + (i * k + c) * hw;
       const double* gp = g.data() + (i * k + c) * hw;
+      double* out = cam.data() + i * hw;
+      if (method == CamMethod::HiResCam) {
+        for (int64_t p = 0; p < hw; ++p) out[p] += gp[p] * ap[p];
+        continue;
+      }
       double weight = 0;
       if (method == CamMethod::GradCam) {
         for (int64_t p = 0; p < hw; ++p) weight += gp[p];
@@ -118,7 +135,6 @@ Tensor cam_from_gradients(const Tensor& activations, const Tensor& gradients, Ca
           weight += alpha * std::max(g1, 0.0);
         }
       }
-      double* out = cam.data() + i * hw;
       for (int64_t p = 0; p < hw; ++p) out[p] += weight * ap[p];
     }
   }
@@ -128,7 +144,7 @@ Tensor cam_from_gradients(const Tensor& activations, const Tensor& gradients, Ca
 
 CamResult grad_cam(nn::Module& model, nn::Module& layer, const Tensor& input, const std::vector<int64_t>& classes,
                    CamMethod method) {
-  const char* op = method == CamMethod::GradCam ? "grad_cam" : "grad_cam++";
+  const char* op = cam_method_name(method);
   GALEN_CHECK(!classes.empty(), op, ": no target class given (use kPredictedClass for the predicted one)");
   GradModeOn grad_on;
   Tensor x = prepare_input(input, op);

@@ -1,4 +1,4 @@
-// Explanations for CNN classifiers: Grad-CAM, Grad-CAM++ for any layer with a
+// Explanations for CNN classifiers: Grad-CAM, Grad-CAM++, HiResCAM for any layer with a
 // (N, K, h, w) output, input-gradient saliency, heatmap overlays written as
 // PNG, and the pointing game.
 //
@@ -20,6 +20,9 @@
 //               w_k = sum a max(g, 0);  cam = relu(sum_k w_k A_k)
 //               (the closed form for an exponential score, as in the paper and
 //               in the common pytorch-grad-cam implementation)
+//   HiResCAM:   cam = relu(sum_k g_k * A_k) elementwise (Draelos & Carin 2020): no spatial
+//               averaging of the gradient, so the map shows where this input's evidence
+//               for the class is, not where channels that help on average are active
 //   heatmap:    cam resized bilinearly (align_corners=False) to the input's H x W,
 //               then min-max scaled to [0, 1] per sample (all zeros when flat).
 #pragma once
@@ -33,7 +36,9 @@
 
 namespace galen::eval {
 
-enum class CamMethod { GradCam, GradCamPlusPlus };
+enum class CamMethod { GradCam, GradCamPlusPlus, HiResCam };
+// "grad_cam", "grad_cam++", "hirescam" (used in messages).
+const char* cam_method_name(CamMethod method);
 
 // In `classes`, this value means "the class the model predicts" (argmax of its output).
 constexpr int64_t kPredictedClass = -1;

@@ -1,5 +1,6 @@
 // One image in (DICOM, PNG or JPEG), one probability per finding out, and a
-// Grad-CAM overlay PNG of the most probable finding (or --class).
+// class-activation overlay PNG (HiResCAM by default, or Grad-CAM / Grad-CAM++)
+// of the most probable finding (or --class).
 //
 // Weights: a model file from chexnet_train (best.safetensors), a training
 // checkpoint (last.ckpt.safetensors), or PyTorch weights converted by
@@ -10,7 +11,7 @@
 // DICOM pixels are windowed with the file's window (else scaled by the 0.5 /
 // 99.5 percentiles) to [0, 1], MONOCHROME1 already inverted by the reader; the
 // image then goes through the same transform as at test time (resize, ten-crop
-// or centre crop, ImageNet normalisation). Grad-CAM runs on the whole resized
+// or centre crop, ImageNet normalisation). The CAM runs on the whole resized
 // image and is drawn over it.
 //
 //   ./build/examples/chexnet_predict --weights runs/chexnet/best.safetensors --image scan.dcm --cam cam.png
@@ -29,9 +30,10 @@ void usage(const char* argv0) {
       "usage: %s --weights FILE --image FILE [options]\n"
       "  --weights FILE    chexnet_train model file / checkpoint, or converted PyTorch safetensors\n"
       "  --image FILE      .dcm (DICOM; first frame) or any image stb_image reads (PNG, JPEG, BMP)\n"
-      "  --cam FILE        Grad-CAM overlay PNG to write (default: <image name>_cam.png)\n"
+      "  --cam FILE        CAM overlay PNG to write (default: <image name>_cam.png)\n"
       "  --class NAME      finding to explain (default: the most probable)\n"
-      "  --cam-layer NAME  (densenet121: features.denseblock2, resnet: layer2)\n"
+      "  --cam-layer NAME  (densenet121: features.denseblock1, resnet: layer1)\n"
+      "  --cam-method M    hirescam (default) | gradcam | gradcam++\n"
       "  --crops 1|10      centre crop or ten-crop average (10)\n"
       "  --arch A --classes A,B,... --resize N --crop M   for converted weights (default CheXNet: densenet121,\n"
       "                    the 14 findings, 256 -> 224); model files carry their own\n"
@@ -67,7 +69,7 @@ Tensor load_input(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string weights, image, cam_path, cls, cam_layer, device = "cpu", arch = "densenet121", classes;
+  std::string weights, image, cam_path, cls, cam_layer, cam_method, device = "cpu", arch = "densenet121", classes;
   int64_t crops = 10, resize = 0, crop = 0;
   int threads = 0;
   for (int i = 1; i < argc; ++i) {
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
         cls = v;
       else if (k == "--cam-layer")
         cam_layer = v;
+      else if (k == "--cam-method")
+        cam_method = v;
       else if (k == "--crops")
         crops = std::stoll(v);
       else if (k == "--arch")
@@ -123,6 +127,7 @@ int main(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
     const Device dev = Device::parse(device);
     GALEN_CHECK(crops == 1 || crops == 10, "chexnet_predict: --crops must be 1 or 10");
+    const eval::CamMethod method = cx::parse_cam_method(cam_method);
     cx::ModelInfo defaults;
     defaults.arch = arch;
     if (!classes.empty()) defaults.classes = cx::split_list(classes);
@@ -158,7 +163,7 @@ int main(int argc, char** argv) {
 
     const std::string layer = cam_layer.empty() ? cx::default_cam_layer(info.arch) : cam_layer;
     if (layer.empty()) {
-      std::printf("no Grad-CAM for --arch %s\n", info.arch.c_str());
+      std::printf("no CAM for --arch %s\n", info.arch.c_str());
       return 0;
     }
     size_t target = best;
@@ -168,22 +173,23 @@ int main(int argc, char** argv) {
                   cx::classes_json(info.classes));
       target = static_cast<size_t>(it - info.classes.begin());
     }
-    // Grad-CAM on the whole image at the working scale (shorter side = resize, no crop).
+    // The CAM on the whole image at the working scale (shorter side = resize, no crop).
     Tensor im = img.dim() == 2 ? img.unsqueeze(2) : img;
     if (im.size(2) == 2 || im.size(2) == 4) im = im.narrow(2, 0, im.size(2) - 1);  // drop alpha
     Tensor whole = data::resize(data::to_tensor(im.contiguous()), info.resize);
     const int64_t h = whole.size(1), w = whole.size(2);
     if (whole.size(0) == 1) whole = whole.expand({3, h, w}).contiguous();
     whole = data::normalize(whole, t.mean, t.std);
-    const eval::CamResult r = eval::grad_cam(model, layer, whole.unsqueeze(0).to(dev), {static_cast<int64_t>(target)});
+    const eval::CamResult r = eval::grad_cam(model, layer, whole.unsqueeze(0).to(dev), {static_cast<int64_t>(target)},
+                                              method);
     if (cam_path.empty()) {
       std::string base = image.substr(image.find_last_of('/') + 1);
       cam_path = base.substr(0, base.rfind('.')) + "_cam.png";
     }
     eval::write_overlay_png(cam_path, whole, r.heatmap.select(0, 0));
     const auto [row, col] = eval::heatmap_argmax(r.heatmap.select(0, 0));
-    std::printf("Grad-CAM of %s at %s: maximum at (x %lld, y %lld) of %lldx%lld; overlay %s\n",
-                info.classes[target].c_str(), layer.c_str(), static_cast<long long>(col), static_cast<long long>(row),
+    std::printf("%s of %s at %s: maximum at (x %lld, y %lld) of %lldx%lld; overlay %s\n",
+                eval::cam_method_name(method), info.classes[target].c_str(), layer.c_str(), static_cast<long long>(col), static_cast<long long>(row),
                 static_cast<long long>(w), static_cast<long long>(h), cam_path.c_str());
     return 0;
   } catch (const galen::Error& e) {

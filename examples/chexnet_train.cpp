@@ -2,7 +2,7 @@
 // pixels as the baseline) on a folder in the ChestX-ray14 layout with CheXNet's
 // recipe, then reports per-class and mean test AUROC with bootstrap 95% CIs,
 // sensitivity / specificity at the Youden threshold (chosen on the validation
-// split), and optionally the Grad-CAM pointing game on the test boxes.
+// split), and optionally the class-activation-map pointing game on the test boxes.
 //
 // Recipe (Rajpurkar et al. 2017): resize -> random crop + horizontal flip for
 // training, ten-crop averaging of the probabilities at test time, ImageNet
@@ -46,7 +46,7 @@ struct Args {
   int threads = 0, workers = 1;
   bool resume = false, eval_only = false, memory_efficient = false;
   bool pointing_game = false;
-  std::string cam_layer;
+  std::string cam_layer, cam_method;
   double pointing_tolerance = 0;
   int64_t cam_examples = 8;
 };
@@ -71,9 +71,10 @@ void usage(const char* argv0) {
       "  --resume            continue from DIR/last.ckpt.safetensors\n"
       "  --eval-only         no training: evaluate --weights (default DIR/best.safetensors) on the test split\n"
       "  --weights F         model file / checkpoint / converted safetensors for --eval-only\n"
-      "  --pointing-game     Grad-CAM pointing game on the test images' boxes (heatmap maximum inside a box of\n"
+      "  --pointing-game     CAM pointing game on the test images' boxes (heatmap maximum inside a box of\n"
       "                      the explained finding); overlays of the first examples go to DIR/cam/\n"
-      "  --cam-layer NAME    (densenet121: features.denseblock2, resnet: layer2)\n"
+      "  --cam-layer NAME    (densenet121: features.denseblock1, resnet: layer1)\n"
+      "  --cam-method M      hirescam (default) | gradcam | gradcam++\n"
       "  --pointing-tolerance PX  grow boxes by PX pixels of the network input (0)\n"
       "  --cam-examples N    overlay PNGs written (8)\n"
       "  --memory-efficient  DenseNet: recompute the bottlenecks in backward (less memory, slower)\n"
@@ -270,7 +271,7 @@ double report(const Predictions& test, const Predictions& val, const std::vector
   return est;
 }
 
-// Grad-CAM pointing game on the test images that have boxes.
+// CAM pointing game on the test images that have boxes.
 void pointing_game(nn::Module& model, const data::ChestXray14& layout, const std::vector<int64_t>& rows,
                    const cx::ModelInfo& info, Device dev, const Args& a) {
   const std::string layer = a.cam_layer.empty() ? cx::default_cam_layer(info.arch) : a.cam_layer;
@@ -278,6 +279,7 @@ void pointing_game(nn::Module& model, const data::ChestXray14& layout, const std
     std::printf("\npointing game: not available for --arch %s (no convolutional layer)\n", info.arch.c_str());
     return;
   }
+  const eval::CamMethod method = cx::parse_cam_method(a.cam_method);
   model.eval();
   const auto& classes = info.classes;
   std::vector<int64_t> hits(classes.size(), 0), total(classes.size(), 0);
@@ -309,7 +311,7 @@ void pointing_game(nn::Module& model, const data::ChestXray14& layout, const std
         cls.push_back(k);
     }
     std::vector<Tensor> xs(cls.size(), x);
-    const eval::CamResult cam = eval::grad_cam(model, layer, stack(xs, 0).to(dev), cls);
+    const eval::CamResult cam = eval::grad_cam(model, layer, stack(xs, 0).to(dev), cls, method);
     for (size_t j = 0; j < cls.size(); ++j) {
       std::vector<eval::Box> bx;
       double area = 0;
@@ -337,8 +339,8 @@ void pointing_game(nn::Module& model, const data::ChestXray14& layout, const std
   bar.end_epoch();
   model.train();
   int64_t h = 0, n = 0;
-  std::printf("\nGrad-CAM pointing game (layer %s, input %lldx%lld, tolerance %.1f px): heatmap maximum inside a box\n",
-              layer.c_str(), static_cast<long long>(info.resize), static_cast<long long>(info.resize),
+  std::printf("\npointing game, %s (layer %s, input %lldx%lld, tolerance %.1f px): heatmap maximum inside a box\n",
+              eval::cam_method_name(method), layer.c_str(), static_cast<long long>(info.resize), static_cast<long long>(info.resize),
               a.pointing_tolerance);
   std::printf("%-20s %6s %6s %8s %12s\n", "class", "boxes", "hits", "rate", "box area %");
   for (size_t c = 0; c < classes.size(); ++c) {
@@ -366,6 +368,7 @@ int run(const Args& a) {
               ", crop ", a.crop);
   GALEN_CHECK(a.test_crops == 1 || a.test_crops == 10, "chexnet_train: --test-crops must be 1 or 10");
   GALEN_CHECK(a.val_crops == 1 || a.val_crops == 10, "chexnet_train: --val-crops must be 1 or 10");
+  cx::parse_cam_method(a.cam_method);  // a bad name fails now, not after training
 
   cx::ModelInfo info;
   info.arch = a.arch;
@@ -594,6 +597,8 @@ int main(int argc, char** argv) {
         a.workers = std::stoi(v);
       else if (k == "--cam-layer")
         a.cam_layer = v;
+      else if (k == "--cam-method")
+        a.cam_method = v;
       else if (k == "--pointing-tolerance")
         a.pointing_tolerance = std::stod(v);
       else if (k == "--cam-examples")

@@ -12,8 +12,9 @@ The network (f64), as an nn.Sequential so state_dict keys are "0.weight", ...:
   4 ReLU  5 AdaptiveAvgPool2d(1)  6 Flatten  7 Linear(6, 3)
 Tensors: "w.<state_dict key>", "input" (2, 3, 12, 12), and per case <case>:
   <case>.act, <case>.grad   the target layer's output and d score / d output
-  <case>.cam, <case>.campp  Grad-CAM / Grad-CAM++ at the layer's resolution (N, h, w)
-  <case>.heat, <case>.heatpp  the same resized bilinearly (align_corners=False) to 12 x 12
+  <case>.cam, <case>.campp, <case>.camhr  Grad-CAM / Grad-CAM++ / HiResCAM at the layer's
+                            resolution (N, h, w)
+  <case>.heat, <case>.heatpp, <case>.heathr  the same resized bilinearly (align_corners=False) to 12 x 12
                               and min-max scaled per sample
   <case>.classes            the explained class per sample
   saliency (N, 12, 12)      max over channels of |d logit[classes] / d input|, classes [0, 2]
@@ -53,7 +54,8 @@ def cams(act, grad):
     aij = torch.where(grad != 0, aij, torch.zeros_like(aij))
     wpp = (aij * F.relu(grad)).sum(dim=(2, 3), keepdim=True)
     campp = F.relu((wpp * act).sum(1))
-    return cam, campp
+    camhr = F.relu((grad * act).sum(1))
+    return cam, campp, camhr
 
 
 def heat(cam):
@@ -74,11 +76,13 @@ def add_case(name, layer, classes):
     score = out[torch.arange(x.shape[0]), torch.tensor(cls)].sum()
     act = store["act"]
     (grad,) = torch.autograd.grad(score, act)
-    cam, campp = cams(act.detach(), grad)
+    cam, campp, camhr = cams(act.detach(), grad)
     TENSORS[f"{name}.act"] = act.detach()
     TENSORS[f"{name}.grad"] = grad
     TENSORS[f"{name}.cam"] = cam
     TENSORS[f"{name}.campp"] = campp
+    TENSORS[f"{name}.camhr"] = camhr
+    TENSORS[f"{name}.heathr"] = heat(camhr)
     TENSORS[f"{name}.heat"] = heat(cam)
     TENSORS[f"{name}.heatpp"] = heat(campp)
     TENSORS[f"{name}.classes"] = torch.tensor(cls, dtype=torch.int64)

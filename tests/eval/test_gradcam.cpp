@@ -71,7 +71,7 @@ std::shared_ptr<nn::Sequential> blob_cnn() {
 
 }  // namespace
 
-TEST_CASE("grad_cam and grad_cam++ match PyTorch on a tiny CNN", "[eval][gradcam]") {
+TEST_CASE("grad_cam, grad_cam++ and HiResCAM match PyTorch on a tiny CNN", "[eval][gradcam]") {
   auto net = tiny_cnn();
   const Tensor x = fx("input");
   for (const char* name : {"conv2_pre_relu", "conv2_relu", "conv1_predicted"}) {
@@ -96,6 +96,11 @@ TEST_CASE("grad_cam and grad_cam++ match PyTorch on a tiny CNN", "[eval][gradcam
     REQUIRE(max(pp.cam).item() > 0);
     // The captured tensors give the same CAM through the stand-alone function.
     REQUIRE_CLOSE(cam_from_gradients(pp.activations, pp.gradients, CamMethod::GradCamPlusPlus), pp.cam, 0, 0);
+
+    CamResult hr = grad_cam(*net, layer, x, classes, CamMethod::HiResCam);
+    REQUIRE_CLOSE(hr.cam, fx(c + ".camhr"), 1e-13, 1e-10);
+    REQUIRE_CLOSE(hr.heatmap, fx(c + ".heathr"), 1e-10, 1e-10);
+    REQUIRE(max(hr.cam).item() > 0);
   }
   REQUIRE_CLOSE(saliency(*net, x, {0, 2}), fx("saliency"), 1e-13, 1e-10);
   // No parameter gradient is touched, and the hook is gone afterwards.
