@@ -19,6 +19,7 @@
 #include <string>
 
 #include "chexnet_common.h"
+#include "cli.h"
 
 namespace {
 
@@ -72,58 +73,17 @@ int main(int argc, char** argv) {
   std::string weights, image, cam_path, cls, cam_layer, cam_method, device = "cpu", arch = "densenet121", classes;
   int64_t crops = 10, resize = 0, crop = 0;
   int threads = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      usage(argv[0]);
-      return 0;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "error: unknown option or missing value: %s (see --help)\n", k.c_str());
-      return 2;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--weights")
-        weights = v;
-      else if (k == "--image")
-        image = v;
-      else if (k == "--cam")
-        cam_path = v;
-      else if (k == "--class")
-        cls = v;
-      else if (k == "--cam-layer")
-        cam_layer = v;
-      else if (k == "--cam-method")
-        cam_method = v;
-      else if (k == "--crops")
-        crops = std::stoll(v);
-      else if (k == "--arch")
-        arch = v;
-      else if (k == "--classes")
-        classes = v;
-      else if (k == "--resize")
-        resize = std::stoll(v);
-      else if (k == "--crop")
-        crop = std::stoll(v);
-      else if (k == "--device")
-        device = v;
-      else if (k == "--threads")
-        threads = std::stoi(v);
-      else {
-        std::fprintf(stderr, "error: unknown option %s (see --help)\n", k.c_str());
-        return 2;
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "error: bad value \"%s\" for %s\n", v.c_str(), k.c_str());
-      return 2;
-    }
-  }
+  galen::examples::Cli cli([&] { usage(argv[0]); });
+  cli.text("--weights", weights).text("--image", image).text("--cam", cam_path).text("--class", cls);
+  cli.text("--cam-layer", cam_layer).text("--cam-method", cam_method).number("--crops", crops);
+  cli.text("--arch", arch).text("--classes", classes).number("--resize", resize).number("--crop", crop);
+  cli.text("--device", device).number("--threads", threads);
+  if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
   if (weights.empty() || image.empty()) {
     std::fprintf(stderr, "error: --weights and --image are required (see --help)\n");
     return 2;
   }
-  try {
+  return galen::examples::run_guarded([&] {
     if (threads > 0) set_num_threads(threads);
     const Device dev = Device::parse(device);
     GALEN_CHECK(crops == 1 || crops == 10, "chexnet_predict: --crops must be 1 or 10");
@@ -192,8 +152,5 @@ int main(int argc, char** argv) {
                 eval::cam_method_name(method), info.classes[target].c_str(), layer.c_str(), static_cast<long long>(col), static_cast<long long>(row),
                 static_cast<long long>(w), static_cast<long long>(h), cam_path.c_str());
     return 0;
-  } catch (const galen::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

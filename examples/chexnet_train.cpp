@@ -23,6 +23,7 @@
 #include <string>
 
 #include "chexnet_common.h"
+#include "cli.h"
 
 namespace {
 
@@ -531,91 +532,17 @@ int run(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto flag = [&](const char* name, bool& v) {
-      if (k != name) return false;
-      v = true;
-      return true;
-    };
-    if (k == "--help" || k == "-h") {
-      usage(argv[0]);
-      return 0;
-    }
-    if (flag("--resume", a.resume) || flag("--eval-only", a.eval_only) || flag("--pointing-game", a.pointing_game) ||
-        flag("--memory-efficient", a.memory_efficient))
-      continue;
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "error: unknown option or missing value: %s (see --help)\n", k.c_str());
-      return 2;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--data")
-        a.data = v;
-      else if (k == "--out")
-        a.out = v;
-      else if (k == "--weights")
-        a.weights = v;
-      else if (k == "--classes")
-        a.classes = v;
-      else if (k == "--arch")
-        a.arch = v;
-      else if (k == "--train-list")
-        a.train_list = v;
-      else if (k == "--val-list")
-        a.val_list = v;
-      else if (k == "--test-list")
-        a.test_list = v;
-      else if (k == "--resize")
-        a.resize = std::stoll(v);
-      else if (k == "--crop")
-        a.crop = std::stoll(v);
-      else if (k == "--epochs")
-        a.epochs = std::stoll(v);
-      else if (k == "--batch")
-        a.batch = std::stoll(v);
-      else if (k == "--max-train")
-        a.max_train = std::stoll(v);
-      else if (k == "--lr")
-        a.lr = std::stod(v);
-      else if (k == "--patience")
-        a.patience = std::stoll(v);
-      else if (k == "--val-crops")
-        a.val_crops = std::stoll(v);
-      else if (k == "--test-crops")
-        a.test_crops = std::stoll(v);
-      else if (k == "--bootstrap")
-        a.bootstrap = std::stoll(v);
-      else if (k == "--seed")
-        a.seed = std::stoull(v);
-      else if (k == "--device")
-        a.device = v;
-      else if (k == "--threads")
-        a.threads = std::stoi(v);
-      else if (k == "--workers")
-        a.workers = std::stoi(v);
-      else if (k == "--cam-layer")
-        a.cam_layer = v;
-      else if (k == "--cam-method")
-        a.cam_method = v;
-      else if (k == "--pointing-tolerance")
-        a.pointing_tolerance = std::stod(v);
-      else if (k == "--cam-examples")
-        a.cam_examples = std::stoll(v);
-      else {
-        std::fprintf(stderr, "error: unknown option %s (see --help)\n", k.c_str());
-        return 2;
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "error: bad value \"%s\" for %s\n", v.c_str(), k.c_str());
-      return 2;
-    }
-  }
-  try {
-    return run(a);
-  } catch (const galen::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  galen::examples::Cli cli([&] { usage(argv[0]); });
+  cli.text("--data", a.data).text("--out", a.out).text("--weights", a.weights).text("--classes", a.classes);
+  cli.text("--arch", a.arch).text("--train-list", a.train_list).text("--val-list", a.val_list);
+  cli.text("--test-list", a.test_list).number("--resize", a.resize).number("--crop", a.crop);
+  cli.number("--epochs", a.epochs).number("--batch", a.batch).number("--max-train", a.max_train).number("--lr", a.lr);
+  cli.number("--patience", a.patience).number("--val-crops", a.val_crops).number("--test-crops", a.test_crops);
+  cli.number("--bootstrap", a.bootstrap).number("--seed", a.seed).text("--device", a.device);
+  cli.number("--threads", a.threads).number("--workers", a.workers).text("--cam-layer", a.cam_layer);
+  cli.text("--cam-method", a.cam_method).number("--pointing-tolerance", a.pointing_tolerance);
+  cli.number("--cam-examples", a.cam_examples).flag("--resume", a.resume).flag("--eval-only", a.eval_only);
+  cli.flag("--pointing-game", a.pointing_game).flag("--memory-efficient", a.memory_efficient);
+  if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
+  return galen::examples::run_guarded([&] { return run(a); });
 }

@@ -7,9 +7,11 @@
 //   ./build/examples/make_lesion_dataset --out /tmp/lesions --size 128 --count 2000 --seed 0
 #include <galen/galen.h>
 
+#include <array>
 #include <cstdio>
-#include <sstream>
 #include <string>
+
+#include "cli.h"
 
 namespace {
 
@@ -37,20 +39,6 @@ void usage(const char* argv0) {
       argv0);
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(item);
-  return out;
-}
-
-std::vector<double> doubles(const std::string& s) {
-  std::vector<double> out;
-  for (const auto& x : split_commas(s)) out.push_back(std::stod(x));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,65 +46,32 @@ int main(int argc, char** argv) {
   std::string out, scans = "../shared/data/images";
   data::LesionOptions o;
   data::SliceOptions so;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      usage(argv[0]);
-      return 0;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "error: unknown option or missing value: %s (see --help)\n", k.c_str());
-      return 2;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--out")
-        out = v;
-      else if (k == "--scans")
-        scans = v;
-      else if (k == "--size")
-        o.size = so.size = std::stoll(v);
-      else if (k == "--count")
-        o.count = std::stoll(v);
-      else if (k == "--seed")
-        o.seed = std::stoull(v);
-      else if (k == "--contrast")
-        o.contrast = std::stod(v);
-      else if (k == "--blur")
-        o.blur = std::stod(v);
-      else if (k == "--noise")
-        o.noise = std::stod(v);
-      else if (k == "--jitter")
-        o.jitter = std::stod(v);
-      else if (k == "--slab")
-        so.slab = std::stoll(v);
-      else if (k == "--min-tissue")
-        so.min_tissue = std::stod(v);
-      else if (k == "--planes")
-        so.planes = split_commas(v);
-      else if (k == "--prob" || k == "--amplitude") {
-        const auto d = doubles(v);
-        if (d.size() != 1 && d.size() != 4) throw std::invalid_argument("one or four values");
-        auto& dst = k == "--prob" ? o.probability : o.amplitude;
-        for (size_t c = 0; c < 4; ++c) dst[c] = d[d.size() == 1 ? 0 : c];
-      } else if (k == "--split") {
-        const auto d = doubles(v);
-        if (d.size() != 3) throw std::invalid_argument("three values");
-        o.split = {d[0], d[1], d[2]};
-      } else {
-        std::fprintf(stderr, "error: unknown option %s (see --help)\n", k.c_str());
-        return 2;
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: bad value \"%s\" for %s\n", v.c_str(), k.c_str());
-      return 2;
-    }
-  }
+  examples::Cli cli([&] { usage(argv[0]); });
+  cli.text("--out", out).text("--scans", scans).number("--count", o.count).number("--seed", o.seed);
+  cli.number("--contrast", o.contrast).number("--blur", o.blur).number("--noise", o.noise).number("--jitter", o.jitter);
+  cli.number("--slab", so.slab).number("--min-tissue", so.min_tissue);
+  cli.custom("--size", [&](const std::string& v) { o.size = so.size = examples::parse_number<int64_t>(v); });
+  cli.custom("--planes", [&](const std::string& v) { so.planes = examples::split_commas(v); });
+  // One value for all four findings, or one each.
+  auto per_finding = [](std::array<double, 4>& dst) {
+    return [&dst](const std::string& v) {
+      const auto d = examples::parse_doubles(v);
+      if (d.size() != 1 && d.size() != 4) throw std::invalid_argument("one or four values");
+      for (size_t c = 0; c < 4; ++c) dst[c] = d[d.size() == 1 ? 0 : c];
+    };
+  };
+  cli.custom("--prob", per_finding(o.probability)).custom("--amplitude", per_finding(o.amplitude));
+  cli.custom("--split", [&](const std::string& v) {
+    const auto d = examples::parse_doubles(v);
+    if (d.size() != 3) throw std::invalid_argument("three values");
+    o.split = {d[0], d[1], d[2]};
+  });
+  if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
   if (out.empty()) {
     std::fprintf(stderr, "error: --out DIR is required (see --help)\n");
     return 2;
   }
-  try {
+  return examples::run_guarded([&] {
     std::printf("reading scans from %s ...\n", scans.c_str());
     const auto sources = data::load_lesion_sources(scans, so);
     std::printf("%zu source slices (%s planes, slabs of %lld)\n", sources.size(),
@@ -133,8 +88,5 @@ int main(int argc, char** argv) {
       std::printf("  %-14s %lld\n", data::lesion_classes()[k].c_str(), static_cast<long long>(sum.positives[k]));
     std::printf("  %-14s %lld\n", "No Finding", static_cast<long long>(sum.no_finding));
     return 0;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

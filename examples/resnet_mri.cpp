@@ -28,6 +28,8 @@
 #include <filesystem>
 #include <string>
 
+#include "cli.h"
+
 namespace {
 
 using namespace galen;
@@ -267,67 +269,12 @@ int run(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      usage(argv[0]);
-      return 0;
-    }
-    if (k == "--resume") {
-      a.resume = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "error: unknown option or missing value: %s (see --help)\n", k.c_str());
-      return 2;
-    }
-    const std::string v = argv[++i];
-    try {
-      if (k == "--scans")
-        a.scans = v;
-      else if (k == "--arch")
-        a.arch = v;
-      else if (k == "--out")
-        a.out = v;
-      else if (k == "--size")
-        a.size = std::stoll(v);
-      else if (k == "--epochs")
-        a.epochs = std::stoll(v);
-      else if (k == "--batch")
-        a.batch = std::stoll(v);
-      else if (k == "--slab")
-        a.slab = std::stoll(v);
-      else if (k == "--min-voxels")
-        a.min_voxels = std::stoll(v);
-      else if (k == "--lr")
-        a.lr = std::stod(v);
-      else if (k == "--seed")
-        a.seed = std::stoull(v);
-      else if (k == "--planes") {
-        a.planes.clear();
-        size_t p = 0;
-        while (p <= v.size()) {
-          const size_t q = std::min(v.find(',', p), v.size());
-          if (q > p) a.planes.push_back(v.substr(p, q - p));
-          p = q + 1;
-        }
-      } else if (k == "--device")
-        a.device = v;
-      else if (k == "--threads")
-        a.threads = std::stoi(v);
-      else {
-        std::fprintf(stderr, "error: unknown option %s (see --help)\n", k.c_str());
-        return 2;
-      }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "error: bad value \"%s\" for %s\n", v.c_str(), k.c_str());
-      return 2;
-    }
-  }
-  try {
-    return run(a);
-  } catch (const galen::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  galen::examples::Cli cli([&] { usage(argv[0]); });
+  cli.text("--scans", a.scans).text("--arch", a.arch).text("--out", a.out).number("--size", a.size);
+  cli.number("--epochs", a.epochs).number("--batch", a.batch).number("--slab", a.slab);
+  cli.number("--min-voxels", a.min_voxels).number("--lr", a.lr).number("--seed", a.seed).text("--device", a.device);
+  cli.number("--threads", a.threads).flag("--resume", a.resume);
+  cli.custom("--planes", [&](const std::string& v) { a.planes = galen::examples::split_commas(v); });
+  if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
+  return galen::examples::run_guarded([&] { return run(a); });
 }
