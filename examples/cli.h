@@ -61,9 +61,9 @@ class Cli {
  public:
   explicit Cli(std::function<void()> usage) : usage_(std::move(usage)) {}
 
-  // An option without a value: sets `dst` to true.
-  Cli& flag(const std::string& name, bool& dst) {
-    flags_[name] = &dst;
+  // An option without a value: sets `dst` to `value`.
+  Cli& flag(const std::string& name, bool& dst, bool value = true) {
+    flags_[name] = [&dst, value] { dst = value; };
     return *this;
   }
   Cli& text(const std::string& name, std::string& dst) {
@@ -88,7 +88,7 @@ class Cli {
         return 0;
       }
       if (auto f = flags_.find(k); f != flags_.end()) {
-        *f->second = true;
+        f->second();
         continue;
       }
       const auto it = values_.find(k);
@@ -113,7 +113,7 @@ class Cli {
 
  private:
   std::function<void()> usage_;
-  std::map<std::string, bool*> flags_;
+  std::map<std::string, std::function<void()>> flags_;
   std::map<std::string, std::function<void(const std::string&)>> values_;
 };
 

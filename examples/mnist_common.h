@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "cli.h"
+
 namespace galen::examples {
 
 namespace mnist {
@@ -73,35 +75,12 @@ inline std::pair<double, double> evaluate(nn::Module& model, const Tensor& x, co
 // DataLoader, evaluates and checkpoints after every epoch. Returns the exit code.
 inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Module>()>& make_model,
                      Args a) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "error: %s needs a value\n", k.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (k == "--data") a.data = next();
-      else if (k == "--epochs") a.epochs = std::stoi(next());
-      else if (k == "--batch") a.batch = std::stoll(next());
-      else if (k == "--lr") a.lr = std::stod(next());
-      else if (k == "--device") a.device = next();
-      else if (k == "--threads") a.threads = std::stoi(next());
-      else if (k == "--workers") a.workers = std::stoi(next());
-      else if (k == "--seed") a.seed = std::stoull(next());
-      else if (k == "--checkpoint") a.checkpoint = next();
-      else if (k == "--resume") a.resume = true;
-      else if (k == "--cosine") a.cosine = true;
-      else if (k == "--constant-lr") a.cosine = false;
-      else if (k == "--help" || k == "-h") { usage(argv[0]); return 0; }
-      else { usage(argv[0]); return 2; }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "error: bad value for %s\n", k.c_str());
-      return 2;
-    }
-  }
+  galen::examples::Cli cli([&] { usage(argv[0]); });
+  cli.text("--data", a.data).number("--epochs", a.epochs).number("--batch", a.batch).number("--lr", a.lr);
+  cli.text("--device", a.device).number("--threads", a.threads).number("--workers", a.workers);
+  cli.number("--seed", a.seed).text("--checkpoint", a.checkpoint).flag("--resume", a.resume);
+  cli.flag("--cosine", a.cosine).flag("--constant-lr", a.cosine, false);
+  if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
   try {
     if (a.threads > 0) set_num_threads(a.threads);
     const Device dev = Device::parse(a.device);

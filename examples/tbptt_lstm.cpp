@@ -70,34 +70,11 @@ struct Model : nn::Module {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "error: %s needs a value\n", k.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (k == "--data") a.data = next();
-      else if (k == "--device") a.device = next();
-      else if (k == "--chunk") a.chunk = std::stoll(next());
-      else if (k == "--hidden") a.hidden = std::stoll(next());
-      else if (k == "--batch") a.batch = std::stoll(next());
-      else if (k == "--epochs") a.epochs = std::stoi(next());
-      else if (k == "--train") a.train = std::stoll(next());
-      else if (k == "--test") a.test = std::stoll(next());
-      else if (k == "--lr") a.lr = std::stod(next());
-      else if (k == "--threads") a.threads = std::stoi(next());
-      else if (k == "--seed") a.seed = std::stoull(next());
-      else if (k == "--help" || k == "-h") { usage(argv[0]); return 0; }
-      else { usage(argv[0]); return 2; }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "error: bad value for %s\n", k.c_str());
-      return 2;
-    }
-  }
+  galen::examples::Cli cli([&] { usage(argv[0]); });
+  cli.text("--data", a.data).text("--device", a.device).number("--chunk", a.chunk).number("--hidden", a.hidden);
+  cli.number("--batch", a.batch).number("--epochs", a.epochs).number("--train", a.train).number("--test", a.test);
+  cli.number("--lr", a.lr).number("--threads", a.threads).number("--seed", a.seed);
+  if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
   try {
     GALEN_CHECK(a.chunk >= 1 && 28 % a.chunk == 0, "--chunk must divide 28, got ", a.chunk);
     GALEN_CHECK(a.batch >= 1 && a.hidden >= 1 && a.epochs >= 0, "--batch, --hidden must be >= 1");
