@@ -15,8 +15,8 @@
 //    CPU's. FP64 uses the default math type.
 //  - The bias (forward) and its gradient are plain kernels from nn.cu
 //    (add_channel_bias, channel_sum), deterministic and dtype-generic.
-//  - Workspace comes from the backend's caching allocator; one cuDNN handle per
-//    device, created lazily on the legacy default stream like every other kernel.
+//  - Workspace comes from the backend's caching allocator; the cuDNN handle is the
+//    per-device one of cudnn_common.cuh (shared with the RNN variant).
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -27,109 +27,11 @@
 #include <tuple>
 #include <vector>
 
-#include "galen/kernels/cuda/cuda_common.cuh"
+#include "galen/kernels/cuda/cudnn_common.cuh"
 
 namespace galen::kernels::cuda {
 
 namespace {
-
-std::string cudnn_detail() {
-  char buf[512];
-  buf[0] = '\0';
-  cudnnGetLastErrorString(buf, sizeof(buf));
-  buf[sizeof(buf) - 1] = '\0';
-  return buf[0] ? std::string(" (") + buf + ")" : std::string();
-}
-
-#define GALEN_CUDNN_CHECK(call)                                                                \
-  do {                                                                                         \
-    const cudnnStatus_t galen_cudnn_st_ = (call);                                              \
-    if (galen_cudnn_st_ != CUDNN_STATUS_SUCCESS)                                               \
-      GALEN_FAIL("cuDNN error: ", #call, " failed: ", cudnnGetErrorString(galen_cudnn_st_),    \
-                 " (status ", static_cast<int>(galen_cudnn_st_), ")", cudnn_detail());         \
-  } while (0)
-
-bool not_supported(cudnnStatus_t st) {
-  return CUDNN_STATUS_CATEGORY(static_cast<int>(st)) == static_cast<int>(CUDNN_STATUS_NOT_SUPPORTED);
-}
-
-[[noreturn]] void cudnn_fail(const char* call, cudnnStatus_t st) {
-  GALEN_FAIL("cuDNN error: ", call, " failed: ", cudnnGetErrorString(st), " (status ",
-             static_cast<int>(st), ")", cudnn_detail());
-}
-
-constexpr int kMaxDevices = 64;
-
-// One handle per device, created on first use there and kept for the life of
-// the process (destroying it during static destruction is unsafe).
-cudnnHandle_t cudnn_handle() {
-  static std::mutex mu;
-  static cudnnHandle_t handles[kMaxDevices] = {};
-  int dev = 0;
-  GALEN_CUDA_CHECK(cudaGetDevice(&dev));
-  GALEN_CHECK(dev >= 0 && dev < kMaxDevices, "conv2d (cudnn): device index ", dev, " out of range");
-  std::lock_guard<std::mutex> lock(mu);
-  if (handles[dev] == nullptr) {
-    cudnnHandle_t h = nullptr;
-    GALEN_CUDNN_CHECK(cudnnCreate(&h));
-    const cudnnStatus_t st = cudnnSetStream(h, nullptr);  // the legacy default stream
-    if (st != CUDNN_STATUS_SUCCESS) {
-      cudnnDestroy(h);
-      cudnn_fail("cudnnSetStream(h, nullptr)", st);
-    }
-    handles[dev] = h;
-  }
-  return handles[dev];
-}
-
-// ---- descriptors (RAII) -----------------------------------------------------------------
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc() { GALEN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-};
-
-struct FilterDesc {
-  cudnnFilterDescriptor_t d = nullptr;
-  FilterDesc() { GALEN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d)); }
-  ~FilterDesc() { cudnnDestroyFilterDescriptor(d); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
-};
-
-struct ConvDesc {
-  cudnnConvolutionDescriptor_t d = nullptr;
-  ConvDesc() { GALEN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d)); }
-  ~ConvDesc() { cudnnDestroyConvolutionDescriptor(d); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-};
-
-// Workspace from the caching allocator; empty when nbytes == 0.
-struct Workspace {
-  void* p = nullptr;
-  size_t bytes = 0;
-  // False (nothing held) when the allocator cannot provide the block.
-  bool allocate(size_t nbytes) {
-    if (nbytes == 0) return true;
-    try {
-      p = scratch_alloc(nbytes);
-    } catch (const Error&) {
-      // Out of memory for this algorithm's workspace: the caller tries the next one.
-      return false;
-    }
-    bytes = nbytes;
-    return true;
-  }
-  ~Workspace() {
-    if (p) scratch_free(p);
-  }
-  Workspace() = default;
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-};
 
 // ---- the problem ---------------------------------------------------------------------------
 // Everything a cached algorithm depends on.
@@ -268,7 +170,7 @@ std::vector<int> candidates(int max_count, const Query& query, const char* what)
   int returned = 0;
   const cudnnStatus_t st = query(max_count, &returned, perf.data());
   if (st != CUDNN_STATUS_SUCCESS) {
-    if (not_supported(st)) return algos;
+    if (cudnn_not_supported(st)) return algos;
     cudnn_fail(what, st);
   }
   for (int i = 0; i < returned && i < max_count; ++i) {
@@ -291,19 +193,19 @@ bool run_first(const ConvKey& key, const std::vector<int>& algos, const WsQuery&
     size_t ws_bytes = 0;
     cudnnStatus_t st = ws_query(algo, &ws_bytes);
     if (st != CUDNN_STATUS_SUCCESS) {
-      if (not_supported(st) || CUDNN_STATUS_CATEGORY(static_cast<int>(st)) == CUDNN_STATUS_BAD_PARAM)
+      if (cudnn_not_supported(st) || CUDNN_STATUS_CATEGORY(static_cast<int>(st)) == CUDNN_STATUS_BAD_PARAM)
         continue;  // this algorithm does not take this problem
       cudnn_fail(ws_what, st);
     }
-    Workspace ws;
-    if (!ws.allocate(ws_bytes)) continue;
+    CudnnScratch ws;
+    if (!ws.try_allocate(ws_bytes)) continue;
     st = run(algo, ws.p, ws.bytes);
     if (st == CUDNN_STATUS_SUCCESS) {
       remember_algo(key, algo);
       return true;
     }
     // An algorithm that wants more alignment than a view's offset gives: next one.
-    if (!not_supported(st) && st != CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER)
+    if (!cudnn_not_supported(st) && st != CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER)
       cudnn_fail(run_what, st);
   }
   return false;

@@ -1,6 +1,7 @@
 // What every CUDA kernel file shares: error checks that turn CUDA failures into
 // galen::Error, grid sizing, dtype dispatch, and the single strided/broadcast
-// indexer (StridedIndexer) that all elementwise-style kernels use.
+// indexer (StridedIndexer) that all elementwise-style kernels use, and the
+// per-device library handle pool (cuBLAS, cuDNN).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <type_traits>
 
 #include "galen/core/error.h"
@@ -279,6 +281,24 @@ BroadcastShape<N> broadcast_layouts(const char* prim, const Layout* const (&ls)[
     for (int k = 0; k < N; ++k) b.strides[k][d] = ls[k]->sizes[d] == 1 ? 0 : ls[k]->strides[d];
   }
   return b;
+}
+
+// One library handle per device (cuBLAS, cuDNN), made by create() the first time
+// it is asked for on the current device and kept for the life of the process
+// (destroying handles during static destruction is unsafe). One pool per
+// instantiation: call it from one (inline) function per library. `what` names
+// the library in errors.
+template <typename Handle, typename Create>
+Handle per_device_handle(const char* what, Create create) {
+  constexpr int kMaxDevices = 64;
+  static std::mutex mu;
+  static Handle handles[kMaxDevices] = {};
+  int dev = 0;
+  GALEN_CUDA_CHECK(cudaGetDevice(&dev));
+  GALEN_CHECK(dev >= 0 && dev < kMaxDevices, what, ": device index ", dev, " out of range");
+  std::lock_guard<std::mutex> lock(mu);
+  if (handles[dev] == nullptr) handles[dev] = create();
+  return handles[dev];
 }
 
 }  // namespace galen::kernels::cuda

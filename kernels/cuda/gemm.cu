@@ -13,8 +13,6 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <mutex>
-
 #include "galen/kernels/cuda/cuda_common.cuh"
 
 #define GALEN_CUBLAS_CHECK(call)                                                            \
@@ -29,18 +27,8 @@ namespace galen::kernels::cuda {
 
 namespace {
 
-constexpr int kMaxDevices = 64;
-
-// One handle per device, created on first use on that device and kept for the
-// life of the process (destroying it during static destruction is unsafe).
 cublasHandle_t cublas_handle() {
-  static std::mutex mu;
-  static cublasHandle_t handles[kMaxDevices] = {};
-  int dev = 0;
-  GALEN_CUDA_CHECK(cudaGetDevice(&dev));
-  GALEN_CHECK(dev >= 0 && dev < kMaxDevices, "gemm: device index ", dev, " out of range");
-  std::lock_guard<std::mutex> lock(mu);
-  if (handles[dev] == nullptr) {
+  return per_device_handle<cublasHandle_t>("gemm (cuBLAS)", [] {
     cublasHandle_t h = nullptr;
     GALEN_CUBLAS_CHECK(cublasCreate(&h));
     // The legacy default stream, like every other kernel of this backend.
@@ -49,9 +37,8 @@ cublasHandle_t cublas_handle() {
       cublasDestroy(h);
       GALEN_CUBLAS_CHECK(st);
     }
-    handles[dev] = h;
-  }
-  return handles[dev];
+    return h;
+  });
 }
 
 constexpr int kBM = 64, kBN = 64, kBK = 16;

@@ -23,94 +23,13 @@
 #include <cudnn.h>
 
 #include <climits>
-#include <mutex>
 #include <vector>
 
-#include "galen/kernels/cuda/cuda_common.cuh"
+#include "galen/kernels/cuda/cudnn_common.cuh"
 
 namespace galen::kernels::cuda {
 
 namespace {
-
-std::string cudnn_detail() {
-  char buf[512];
-  buf[0] = '\0';
-  cudnnGetLastErrorString(buf, sizeof(buf));
-  buf[sizeof(buf) - 1] = '\0';
-  return buf[0] ? std::string(" (") + buf + ")" : std::string();
-}
-
-#define GALEN_CUDNN_RNN_CHECK(call)                                                             \
-  do {                                                                                         \
-    const cudnnStatus_t galen_cudnn_st_ = (call);                                              \
-    if (galen_cudnn_st_ != CUDNN_STATUS_SUCCESS)                                               \
-      GALEN_FAIL("cuDNN error: ", #call, " failed: ", cudnnGetErrorString(galen_cudnn_st_),    \
-                 " (status ", static_cast<int>(galen_cudnn_st_), ")", cudnn_detail());         \
-  } while (0)
-
-constexpr int kMaxDevices = 64;
-
-// One handle per device, created on first use and kept for the process's life.
-cudnnHandle_t rnn_cudnn_handle() {
-  static std::mutex mu;
-  static cudnnHandle_t handles[kMaxDevices] = {};
-  int dev = 0;
-  GALEN_CUDA_CHECK(cudaGetDevice(&dev));
-  GALEN_CHECK(dev >= 0 && dev < kMaxDevices, "rnn (cudnn): device index ", dev, " out of range");
-  std::lock_guard<std::mutex> lock(mu);
-  if (handles[dev] == nullptr) {
-    cudnnHandle_t h = nullptr;
-    GALEN_CUDNN_RNN_CHECK(cudnnCreate(&h));
-    const cudnnStatus_t st = cudnnSetStream(h, nullptr);  // the legacy default stream
-    if (st != CUDNN_STATUS_SUCCESS) {
-      cudnnDestroy(h);
-      GALEN_CUDNN_RNN_CHECK(st);
-    }
-    handles[dev] = h;
-  }
-  return handles[dev];
-}
-
-// ---- RAII descriptors and scratch ------------------------------------------------------
-struct RnnDesc {
-  cudnnRNNDescriptor_t d = nullptr;
-  RnnDesc() { GALEN_CUDNN_RNN_CHECK(cudnnCreateRNNDescriptor(&d)); }
-  ~RnnDesc() { cudnnDestroyRNNDescriptor(d); }
-  RnnDesc(const RnnDesc&) = delete;
-  RnnDesc& operator=(const RnnDesc&) = delete;
-};
-struct DataDesc {
-  cudnnRNNDataDescriptor_t d = nullptr;
-  DataDesc() { GALEN_CUDNN_RNN_CHECK(cudnnCreateRNNDataDescriptor(&d)); }
-  ~DataDesc() { cudnnDestroyRNNDataDescriptor(d); }
-  DataDesc(const DataDesc&) = delete;
-  DataDesc& operator=(const DataDesc&) = delete;
-};
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc() { GALEN_CUDNN_RNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-};
-struct DropoutDesc {
-  cudnnDropoutDescriptor_t d = nullptr;
-  DropoutDesc() { GALEN_CUDNN_RNN_CHECK(cudnnCreateDropoutDescriptor(&d)); }
-  ~DropoutDesc() { cudnnDestroyDropoutDescriptor(d); }
-  DropoutDesc(const DropoutDesc&) = delete;
-  DropoutDesc& operator=(const DropoutDesc&) = delete;
-};
-struct Scratch {
-  void* p = nullptr;
-  explicit Scratch(size_t n) {
-    if (n) p = scratch_alloc(n);
-  }
-  ~Scratch() {
-    if (p) scratch_free(p);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
 
 bool fits_int(int64_t v) { return v >= 1 && v <= INT_MAX; }
 
@@ -128,7 +47,7 @@ bool expressible(DType dt, const RnnLayerDesc& d) {
 struct Plan {
   RnnDesc rnn;
   DropoutDesc drop;
-  DataDesc xd, yd;
+  RnnDataDesc xd, yd;
   TensorDesc hd, cd;
   cudnnDataType_t cdt = CUDNN_DATA_FLOAT;
   std::vector<int32_t> seq;
@@ -136,7 +55,7 @@ struct Plan {
   int G = 1, D = 1;
 
   Plan(DType dt, const RnnLayerDesc& d, bool training) {
-    cudnnHandle_t h = rnn_cudnn_handle();
+    cudnnHandle_t h = cudnn_handle();
     const bool f64 = dt == DType::f64;
     cdt = f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
     D = d.bidirectional ? 2 : 1;
@@ -145,8 +64,8 @@ struct Plan {
     if (d.cell == RnnCell::Relu) mode = CUDNN_RNN_RELU;
     if (d.cell == RnnCell::Lstm) mode = CUDNN_LSTM;
     if (d.cell == RnnCell::Gru) mode = CUDNN_GRU;
-    GALEN_CUDNN_RNN_CHECK(cudnnSetDropoutDescriptor(drop.d, h, 0.0f, nullptr, 0, 0));
-    GALEN_CUDNN_RNN_CHECK(cudnnSetRNNDescriptor_v8(
+    GALEN_CUDNN_CHECK(cudnnSetDropoutDescriptor(drop.d, h, 0.0f, nullptr, 0, 0));
+    GALEN_CUDNN_CHECK(cudnnSetRNNDescriptor_v8(
         rnn.d, CUDNN_RNN_ALGO_STANDARD, mode, d.has_bias ? CUDNN_RNN_DOUBLE_BIAS : CUDNN_RNN_NO_BIAS,
         d.bidirectional ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, cdt, cdt,
         f64 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, static_cast<int32_t>(d.I), static_cast<int32_t>(d.H),
@@ -157,18 +76,18 @@ struct Plan {
     double fill64 = 0.0;
     float fill32 = 0.0f;
     void* fill = f64 ? static_cast<void*>(&fill64) : static_cast<void*>(&fill32);
-    GALEN_CUDNN_RNN_CHECK(cudnnSetRNNDataDescriptor(xd.d, cdt, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
+    GALEN_CUDNN_CHECK(cudnnSetRNNDataDescriptor(xd.d, cdt, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
                                                     static_cast<int>(d.T), static_cast<int>(d.B),
                                                     static_cast<int>(d.I), seq.data(), fill));
-    GALEN_CUDNN_RNN_CHECK(cudnnSetRNNDataDescriptor(yd.d, cdt, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
+    GALEN_CUDNN_CHECK(cudnnSetRNNDataDescriptor(yd.d, cdt, CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED,
                                                     static_cast<int>(d.T), static_cast<int>(d.B),
                                                     static_cast<int>(D * d.H), seq.data(), fill));
     const int dims[3] = {D, static_cast<int>(d.B), static_cast<int>(d.H)};
     const int strides[3] = {static_cast<int>(d.B * d.H), static_cast<int>(d.H), 1};
-    GALEN_CUDNN_RNN_CHECK(cudnnSetTensorNdDescriptor(hd.d, cdt, 3, dims, strides));
-    GALEN_CUDNN_RNN_CHECK(cudnnSetTensorNdDescriptor(cd.d, cdt, 3, dims, strides));
-    GALEN_CUDNN_RNN_CHECK(cudnnGetRNNWeightSpaceSize(h, rnn.d, &weight_bytes));
-    GALEN_CUDNN_RNN_CHECK(cudnnGetRNNTempSpaceSizes(h, rnn.d, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
+    GALEN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(hd.d, cdt, 3, dims, strides));
+    GALEN_CUDNN_CHECK(cudnnSetTensorNdDescriptor(cd.d, cdt, 3, dims, strides));
+    GALEN_CUDNN_CHECK(cudnnGetRNNWeightSpaceSize(h, rnn.d, &weight_bytes));
+    GALEN_CUDNN_CHECK(cudnnGetRNNTempSpaceSizes(h, rnn.d, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
                                                     xd.d, &work_bytes, &reserve_bytes));
   }
 };
@@ -177,7 +96,7 @@ struct Plan {
 int64_t desc_numel(cudnnTensorDescriptor_t t) {
   cudnnDataType_t dt;
   int nd = 0, dims[8] = {}, strides[8] = {};
-  GALEN_CUDNN_RNN_CHECK(cudnnGetTensorNdDescriptor(t, 8, &dt, &nd, dims, strides));
+  GALEN_CUDNN_CHECK(cudnnGetTensorNdDescriptor(t, 8, &dt, &nd, dims, strides));
   int64_t n = 1;
   for (int i = 0; i < nd; ++i) n *= dims[i];
   return n;
@@ -186,13 +105,13 @@ int64_t desc_numel(cudnnTensorDescriptor_t t) {
 // Copies between galen's parameters (w: 4 pointers per direction, PyTorch
 // layout) and cuDNN's weight space; to_space: params -> space, else space -> params.
 void transfer_weights(const Plan& p, const RnnLayerDesc& d, size_t es, void* space, void* const* w, bool to_space) {
-  cudnnHandle_t h = rnn_cudnn_handle();
+  cudnnHandle_t h = cudnn_handle();
   TensorDesc md, bd;
   for (int dir = 0; dir < p.D; ++dir)
     for (int lin = 0; lin < 2 * p.G; ++lin) {
       void* maddr = nullptr;
       void* baddr = nullptr;
-      GALEN_CUDNN_RNN_CHECK(cudnnGetRNNWeightParams(h, p.rnn.d, dir, p.weight_bytes, space, lin, md.d, &maddr, bd.d,
+      GALEN_CUDNN_CHECK(cudnnGetRNNWeightParams(h, p.rnn.d, dir, p.weight_bytes, space, lin, md.d, &maddr, bd.d,
                                                     &baddr));
       const bool input_side = lin < p.G;
       const int gate = input_side ? lin : lin - p.G;
@@ -215,7 +134,7 @@ void transfer_weights(const Plan& p, const RnnLayerDesc& d, size_t es, void* spa
 
 // Device copy of the int32 sequence lengths (cuDNN's v8 calls want them there).
 struct DevSeq {
-  Scratch mem;
+  CudnnScratch mem;
   explicit DevSeq(const std::vector<int32_t>& seq) : mem(seq.size() * sizeof(int32_t)) {
     GALEN_CUDA_CHECK(cudaMemcpy(mem.p, seq.data(), seq.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
   }
@@ -240,11 +159,11 @@ void CudaBackend::rnn_library_forward(DType dt, const RnnLayerDesc& d, const voi
   GALEN_CHECK(!training || reserve_bytes >= p.reserve_bytes, "rnn (cudnn): reserve space of ", reserve_bytes,
               " bytes, cuDNN needs ", p.reserve_bytes);
   const size_t es = element_size(dt);
-  Scratch wspace(p.weight_bytes), work(p.work_bytes);
+  CudnnScratch wspace(p.weight_bytes), work(p.work_bytes);
   transfer_weights(p, d, es, wspace.p, const_cast<void* const*>(w), true);
   DevSeq seq(p.seq);
   const bool lstm = d.cell == RnnCell::Lstm;
-  GALEN_CUDNN_RNN_CHECK(cudnnRNNForward(rnn_cudnn_handle(), p.rnn.d,
+  GALEN_CUDNN_CHECK(cudnnRNNForward(cudnn_handle(), p.rnn.d,
                                         training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE, seq.get(),
                                         p.xd.d, x, p.yd.d, y, p.hd.d, hx, hy, p.cd.d, lstm ? cx : nullptr,
                                         lstm ? cy : nullptr, p.weight_bytes, wspace.p, p.work_bytes, work.p,
@@ -260,18 +179,18 @@ void CudaBackend::rnn_library_backward(DType dt, const RnnLayerDesc& d, const vo
   GALEN_CHECK(reserve != nullptr && reserve_bytes >= p.reserve_bytes, "rnn (cudnn): backward needs the forward's ",
               p.reserve_bytes, "-byte reserve space, got ", reserve_bytes);
   const size_t es = element_size(dt);
-  Scratch wspace(p.weight_bytes), dwspace(p.weight_bytes), work(p.work_bytes);
+  CudnnScratch wspace(p.weight_bytes), dwspace(p.weight_bytes), work(p.work_bytes);
   transfer_weights(p, d, es, wspace.p, const_cast<void* const*>(w), true);
   DevSeq seq(p.seq);
   const bool lstm = d.cell == RnnCell::Lstm;
-  cudnnHandle_t h = rnn_cudnn_handle();
+  cudnnHandle_t h = cudnn_handle();
   // Data first: it leaves in the reserve space what the weight gradient reads.
-  GALEN_CUDNN_RNN_CHECK(cudnnRNNBackwardData_v8(h, p.rnn.d, seq.get(), p.yd.d, y, dy, p.xd.d, dx, p.hd.d, hx, dhy,
+  GALEN_CUDNN_CHECK(cudnnRNNBackwardData_v8(h, p.rnn.d, seq.get(), p.yd.d, y, dy, p.xd.d, dx, p.hd.d, hx, dhy,
                                                 dhx, p.cd.d, lstm ? cx : nullptr, lstm ? dcy : nullptr,
                                                 lstm ? dcx : nullptr, p.weight_bytes, wspace.p, p.work_bytes, work.p,
                                                 p.reserve_bytes, reserve));
   if (p.weight_bytes) GALEN_CUDA_CHECK(cudaMemset(dwspace.p, 0, p.weight_bytes));  // ADD mode accumulates
-  GALEN_CUDNN_RNN_CHECK(cudnnRNNBackwardWeights_v8(h, p.rnn.d, CUDNN_WGRAD_MODE_ADD, seq.get(), p.xd.d, x, p.hd.d,
+  GALEN_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(h, p.rnn.d, CUDNN_WGRAD_MODE_ADD, seq.get(), p.xd.d, x, p.hd.d,
                                                    hx, p.yd.d, y, p.weight_bytes, dwspace.p, p.work_bytes, work.p,
                                                    p.reserve_bytes, reserve));
   transfer_weights(p, d, es, dwspace.p, dw, false);
