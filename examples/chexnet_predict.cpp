@@ -70,12 +70,15 @@ Tensor load_input(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string weights, image, cam_path, cls, cam_layer, cam_method, device = "cpu", arch = "densenet121", classes;
+  std::string weights, image, cam_path, cls, cam_layer, device = "cpu", arch = "densenet121", classes;
   int64_t crops = 10, resize = 0, crop = 0;
   int threads = 0;
+  eval::CamMethod method = cx::parse_cam_method("");
   galen::examples::Cli cli([&] { usage(argv[0]); });
   cli.text("--weights", weights).text("--image", image).text("--cam", cam_path).text("--class", cls);
-  cli.text("--cam-layer", cam_layer).text("--cam-method", cam_method).number("--crops", crops);
+  cli.text("--cam-layer", cam_layer)
+      .custom("--cam-method", [&](const std::string& v) { method = cx::parse_cam_method(v); })
+      .number("--crops", crops);
   cli.text("--arch", arch).text("--classes", classes).number("--resize", resize).number("--crop", crop);
   cli.text("--device", device).number("--threads", threads);
   if (const int rc = cli.parse(argc, argv); rc >= 0) return rc;
@@ -87,7 +90,6 @@ int main(int argc, char** argv) {
     if (threads > 0) set_num_threads(threads);
     const Device dev = Device::parse(device);
     GALEN_CHECK(crops == 1 || crops == 10, "chexnet_predict: --crops must be 1 or 10");
-    const eval::CamMethod method = cx::parse_cam_method(cam_method);
     cx::ModelInfo defaults;
     defaults.arch = arch;
     if (!classes.empty()) defaults.classes = cx::split_list(classes);
@@ -140,16 +142,16 @@ int main(int argc, char** argv) {
     const int64_t h = whole.size(1), w = whole.size(2);
     if (whole.size(0) == 1) whole = whole.expand({3, h, w}).contiguous();
     whole = data::normalize(whole, t.mean, t.std);
-    const eval::CamResult r = eval::grad_cam(model, layer, whole.unsqueeze(0).to(dev), {static_cast<int64_t>(target)},
-                                              method);
+    const eval::CamResult r =
+        eval::grad_cam(model, layer, whole.unsqueeze(0).to(dev), {static_cast<int64_t>(target)}, method);
     if (cam_path.empty()) {
       std::string base = image.substr(image.find_last_of('/') + 1);
       cam_path = base.substr(0, base.rfind('.')) + "_cam.png";
     }
     eval::write_overlay_png(cam_path, whole, r.heatmap.select(0, 0));
     const auto [row, col] = eval::heatmap_argmax(r.heatmap.select(0, 0));
-    std::printf("%s of %s at %s: maximum at (x %lld, y %lld) of %lldx%lld; overlay %s\n",
-                eval::cam_method_name(method), info.classes[target].c_str(), layer.c_str(), static_cast<long long>(col), static_cast<long long>(row),
+    std::printf("%s of %s at %s: maximum at (x %lld, y %lld) of %lldx%lld; overlay %s\n", eval::cam_method_name(method),
+                info.classes[target].c_str(), layer.c_str(), static_cast<long long>(col), static_cast<long long>(row),
                 static_cast<long long>(w), static_cast<long long>(h), cam_path.c_str());
     return 0;
   });

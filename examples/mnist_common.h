@@ -73,8 +73,7 @@ inline std::pair<double, double> evaluate(nn::Module& model, const Tensor& x, co
 
 // Parses the command line, loads MNIST, trains `model` with Adam and the
 // DataLoader, evaluates and checkpoints after every epoch. Returns the exit code.
-inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Module>()>& make_model,
-                     Args a) {
+inline int run(int argc, char** argv, const std::function<std::shared_ptr<nn::Module>()>& make_model, Args a) {
   galen::examples::Cli cli([&] { usage(argv[0]); });
   cli.text("--data", a.data).number("--epochs", a.epochs).number("--batch", a.batch).number("--lr", a.lr);
   cli.text("--device", a.device).number("--threads", a.threads).number("--workers", a.workers);

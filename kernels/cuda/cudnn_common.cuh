@@ -34,9 +34,9 @@ inline std::string cudnn_detail() {
              cudnn_detail());
 }
 
-#define GALEN_CUDNN_CHECK(call)                                                                       \
-  do {                                                                                                \
-    const cudnnStatus_t galen_cudnn_st_ = (call);                                                     \
+#define GALEN_CUDNN_CHECK(call)                                                                              \
+  do {                                                                                                       \
+    const cudnnStatus_t galen_cudnn_st_ = (call);                                                            \
     if (galen_cudnn_st_ != CUDNN_STATUS_SUCCESS) ::galen::kernels::cuda::cudnn_fail(#call, galen_cudnn_st_); \
   } while (0)
 
@@ -69,8 +69,8 @@ struct CudnnDescriptor {
 };
 using TensorDesc = CudnnDescriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>;
 using FilterDesc = CudnnDescriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor>;
-using ConvDesc = CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
-                                 cudnnDestroyConvolutionDescriptor>;
+using ConvDesc =
+    CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
 using RnnDesc = CudnnDescriptor<cudnnRNNDescriptor_t, cudnnCreateRNNDescriptor, cudnnDestroyRNNDescriptor>;
 using RnnDataDesc =
     CudnnDescriptor<cudnnRNNDataDescriptor_t, cudnnCreateRNNDataDescriptor, cudnnDestroyRNNDataDescriptor>;

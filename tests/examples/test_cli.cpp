@@ -2,7 +2,6 @@
 // they are declared, flags set their value, whole-value number parsing, and
 // every kind of bad usage gives exit code 2 (--help 0) instead of a throw.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -75,15 +74,15 @@ TEST_CASE("cli: bad usage is exit code 2, --help is 0, and nothing throws", "[ex
   CHECK(usage == 1);
   CHECK(parse(o, {"-h"}, &usage) == 0);
   CHECK(usage == 2);
-  CHECK(parse(o, {"--bogus", "1"}) == 2);       // unknown option
-  CHECK(parse(o, {"--epochs"}) == 2);           // missing value
-  CHECK(parse(o, {"--epochs", "12x"}) == 2);    // trailing garbage
-  CHECK(parse(o, {"--epochs", "1.5"}) == 2);    // not whole
-  CHECK(parse(o, {"--epochs", ""}) == 2);       // empty
-  CHECK(parse(o, {"--seed", "-1"}) == 2);       // negative into unsigned
+  CHECK(parse(o, {"--bogus", "1"}) == 2);                      // unknown option
+  CHECK(parse(o, {"--epochs"}) == 2);                          // missing value
+  CHECK(parse(o, {"--epochs", "12x"}) == 2);                   // trailing garbage
+  CHECK(parse(o, {"--epochs", "1.5"}) == 2);                   // not whole
+  CHECK(parse(o, {"--epochs", ""}) == 2);                      // empty
+  CHECK(parse(o, {"--seed", "-1"}) == 2);                      // negative into unsigned
   CHECK(parse(o, {"--epochs", "99999999999999999999"}) == 2);  // out of range
   CHECK(parse(o, {"--lr", "abc"}) == 2);
-  CHECK(parse(o, {"--planes", ","}) == 2);      // the custom setter's own rejection
+  CHECK(parse(o, {"--planes", ","}) == 2);       // the custom setter's own rejection
   CHECK(parse(o, {"--resume", "--data"}) == 2);  // a flag, then a value option without its value
 }
 
